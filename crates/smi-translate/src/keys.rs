@@ -1,0 +1,144 @@
+//! Identifiers shared by the state, the model and the reports.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The SMI kinds smi-bridge translates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SmiKind {
+    /// `split.smi-spec.io` TrafficSplit.
+    TrafficSplit,
+    /// `access.smi-spec.io` TrafficTarget.
+    TrafficTarget,
+    /// `specs.smi-spec.io` HTTPRouteGroup.
+    HTTPRouteGroup,
+    /// `specs.smi-spec.io` TCPRoute.
+    TCPRoute,
+    /// `specs.smi-spec.io` UDPRoute.
+    UDPRoute,
+}
+
+impl SmiKind {
+    /// The Kubernetes kind name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmiKind::TrafficSplit => "TrafficSplit",
+            SmiKind::TrafficTarget => "TrafficTarget",
+            SmiKind::HTTPRouteGroup => "HTTPRouteGroup",
+            SmiKind::TCPRoute => "TCPRoute",
+            SmiKind::UDPRoute => "UDPRoute",
+        }
+    }
+
+    /// The API group of the kind.
+    pub fn group(self) -> &'static str {
+        match self {
+            SmiKind::TrafficSplit => "split.smi-spec.io",
+            SmiKind::TrafficTarget => "access.smi-spec.io",
+            SmiKind::HTTPRouteGroup | SmiKind::TCPRoute | SmiKind::UDPRoute => "specs.smi-spec.io",
+        }
+    }
+
+    /// The hub version smi-bridge stores and translates.
+    pub fn hub_version(self) -> &'static str {
+        match self {
+            SmiKind::TrafficTarget => "v1alpha3",
+            _ => "v1alpha4",
+        }
+    }
+
+    /// Parses a kind name as written in SMI references (`HTTPRouteGroup`, `TCPRoute`, …).
+    pub fn from_kind(kind: &str) -> Option<SmiKind> {
+        [
+            SmiKind::TrafficSplit,
+            SmiKind::TrafficTarget,
+            SmiKind::HTTPRouteGroup,
+            SmiKind::TCPRoute,
+            SmiKind::UDPRoute,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == kind)
+    }
+}
+
+impl fmt::Display for SmiKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Namespace and name of a namespaced object.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectKey {
+    /// Namespace of the object.
+    pub namespace: String,
+    /// Name of the object.
+    pub name: String,
+}
+
+impl ObjectKey {
+    /// Builds a key.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        ObjectKey {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// An SMI object: its kind, namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SmiRef {
+    /// The SMI kind.
+    pub kind: SmiKind,
+    /// Namespace and name.
+    pub key: ObjectKey,
+}
+
+impl SmiRef {
+    /// Builds a reference.
+    pub fn new(kind: SmiKind, namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        SmiRef {
+            kind,
+            key: ObjectKey::new(namespace, name),
+        }
+    }
+}
+
+impl fmt::Display for SmiRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind, self.key)
+    }
+}
+
+/// A workload identity: a ServiceAccount.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Identity {
+    /// Namespace of the ServiceAccount.
+    pub namespace: String,
+    /// Name of the ServiceAccount.
+    pub service_account: String,
+}
+
+impl Identity {
+    /// Builds an identity.
+    pub fn new(namespace: impl Into<String>, service_account: impl Into<String>) -> Self {
+        Identity {
+            namespace: namespace.into(),
+            service_account: service_account.into(),
+        }
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.service_account)
+    }
+}

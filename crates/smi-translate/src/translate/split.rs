@@ -1,0 +1,356 @@
+//! TrafficSplits → routing per root Service.
+
+use std::collections::BTreeMap;
+
+use smi_api::hub;
+
+use super::{Context, port_protocol, skipped};
+use crate::keys::{ObjectKey, SmiKind, SmiRef};
+use crate::model::{HttpMatch, RoutedPort, ServiceRoutes, WeightedBackend};
+use crate::report::ConditionType::{Accepted, ResolvedRefs};
+
+/// Resolves a Service name as SMI allows it (`svc`, `svc.ns`, `svc.ns.svc`,
+/// `svc.ns.svc.<cluster domain>`) to a Service in `namespace`. Another namespace is refused:
+/// SMI has no cross-namespace references.
+pub(crate) fn service_in_namespace(
+    name: &str,
+    namespace: &str,
+    cluster_domain: &str,
+) -> Result<String, String> {
+    let name = name.trim_end_matches('.');
+    let parts: Vec<&str> = name.split('.').collect();
+    let (service, service_ns) = match parts.as_slice() {
+        [svc] => (*svc, namespace),
+        [svc, ns] | [svc, ns, "svc"] => (*svc, *ns),
+        [svc, ns, "svc", domain @ ..] if domain.join(".") == cluster_domain => (*svc, *ns),
+        _ => {
+            return Err(format!(
+                "`{name}` is not a Service name (`name`, `name.namespace` or `name.namespace.svc.{cluster_domain}`)"
+            ));
+        }
+    };
+    if service.is_empty() {
+        return Err(format!("`{name}` is not a Service name"));
+    }
+    if service_ns != namespace {
+        return Err(format!(
+            "`{name}` is in namespace `{service_ns}`: SMI allows only Services in the object's own namespace `{namespace}`"
+        ));
+    }
+    Ok(service.to_string())
+}
+
+fn created(split: &hub::TrafficSplit) -> Option<String> {
+    split
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0.to_string())
+}
+
+/// Builds the routing of every accepted TrafficSplit. Several splits for one root: the oldest
+/// (then the first by name) wins; the others are not Accepted.
+pub(super) fn routes(ctx: &mut Context<'_>) -> Vec<ServiceRoutes> {
+    let state = ctx.state;
+    let mut by_root: BTreeMap<ObjectKey, Vec<(&ObjectKey, &hub::TrafficSplit)>> = BTreeMap::new();
+    for (key, split) in &state.traffic_splits {
+        if skipped(&split.metadata) {
+            continue;
+        }
+        let object = SmiRef {
+            kind: SmiKind::TrafficSplit,
+            key: key.clone(),
+        };
+        match service_in_namespace(
+            &split.spec.service,
+            &key.namespace,
+            &ctx.options.cluster_domain,
+        ) {
+            Ok(root) => by_root
+                .entry(ObjectKey::new(&key.namespace, root))
+                .or_default()
+                .push((key, split)),
+            Err(e) => {
+                let reason = if e.contains("SMI allows only") {
+                    "CrossNamespace"
+                } else {
+                    "Invalid"
+                };
+                ctx.condition(
+                    &object,
+                    Accepted,
+                    false,
+                    reason,
+                    format!("spec.service: {e}"),
+                );
+            }
+        }
+    }
+    let mut routes = Vec::new();
+    for (root, mut splits) in by_root {
+        splits.sort_by(|a, b| created(a.1).cmp(&created(b.1)).then(a.0.cmp(b.0)));
+        let (winner_key, winner) = splits[0];
+        let winner_ref = SmiRef {
+            kind: SmiKind::TrafficSplit,
+            key: winner_key.clone(),
+        };
+        for (key, _) in &splits[1..] {
+            let object = SmiRef {
+                kind: SmiKind::TrafficSplit,
+                key: (*key).clone(),
+            };
+            ctx.condition(
+                &object,
+                Accepted,
+                false,
+                "Conflict",
+                format!("root Service `{}` is already split by {winner_ref}; only one TrafficSplit per root Service takes effect (the oldest)", root.name),
+            );
+        }
+        if let Some(r) = split_routes(ctx, &winner_ref, &root, winner) {
+            routes.push(r);
+        }
+    }
+    routes
+}
+
+fn split_routes(
+    ctx: &mut Context<'_>,
+    object: &SmiRef,
+    root: &ObjectKey,
+    split: &hub::TrafficSplit,
+) -> Option<ServiceRoutes> {
+    let state = ctx.state;
+    let namespace = &object.key.namespace;
+    // Validate the backends.
+    let mut backends: Vec<(String, u64)> = Vec::new();
+    for (i, backend) in split.spec.backends.iter().enumerate() {
+        let field = format!("spec.backends[{i}]");
+        let name =
+            match service_in_namespace(&backend.service, namespace, &ctx.options.cluster_domain) {
+                Ok(name) => name,
+                Err(e) => {
+                    let reason = if e.contains("SMI allows only") {
+                        "CrossNamespace"
+                    } else {
+                        "Invalid"
+                    };
+                    ctx.condition(
+                        object,
+                        Accepted,
+                        false,
+                        reason,
+                        format!("{field}.service: {e}"),
+                    );
+                    return None;
+                }
+            };
+        let Ok(weight) = u64::try_from(backend.weight) else {
+            ctx.condition(
+                object,
+                Accepted,
+                false,
+                "InvalidWeight",
+                format!(
+                    "{field}.weight `{}` is negative: weights are relative and at least 0",
+                    backend.weight
+                ),
+            );
+            return None;
+        };
+        if backends.iter().any(|(n, _)| *n == name) {
+            ctx.condition(
+                object,
+                Accepted,
+                false,
+                "Invalid",
+                format!("{field}.service `{name}` is listed twice"),
+            );
+            return None;
+        }
+        backends.push((name, weight));
+    }
+    if backends.is_empty() {
+        ctx.condition(
+            object,
+            Accepted,
+            false,
+            "Invalid",
+            "spec.backends is empty: a TrafficSplit needs at least one backend",
+        );
+        return None;
+    }
+    if backends.iter().all(|(_, w)| *w == 0) {
+        ctx.condition(
+            object,
+            Accepted,
+            false,
+            "ZeroTotalWeight",
+            format!("the backend weights sum to 0, which would drop all traffic; traffic stays on the root Service `{}` until a backend has a positive weight", root.name),
+        );
+        return None;
+    }
+    // A/B matches.
+    let mut matches: Vec<HttpMatch> = Vec::new();
+    let mut sources = vec![object.clone()];
+    for (i, m) in split.spec.matches.iter().enumerate() {
+        let field = format!("spec.matches[{i}]");
+        let group_ok = m
+            .api_group
+            .as_deref()
+            .is_none_or(|g| g.is_empty() || g == "specs.smi-spec.io");
+        if m.kind != "HTTPRouteGroup" || !group_ok {
+            ctx.condition(
+                object,
+                Accepted,
+                false,
+                "Invalid",
+                format!(
+                    "{field}: kind `{}` is not supported; matches reference HTTPRouteGroups",
+                    m.kind
+                ),
+            );
+            return None;
+        }
+        let key = ObjectKey::new(namespace, &m.name);
+        match ctx.groups.get(&key) {
+            None => {
+                ctx.condition(object, ResolvedRefs, false, "RouteGroupNotFound", format!("{field}: HTTPRouteGroup `{}` does not exist; the split takes effect once it does (until then traffic stays on the root Service)", m.name));
+                return None;
+            }
+            Some(Err(e)) => {
+                ctx.condition(object, ResolvedRefs, false, "InvalidRef", format!("{field}: HTTPRouteGroup `{}` is invalid ({e}); traffic stays on the root Service", m.name));
+                return None;
+            }
+            Some(Ok(group_matches)) => {
+                matches.extend(group_matches.iter().cloned());
+                sources.push(SmiRef {
+                    kind: SmiKind::HTTPRouteGroup,
+                    key,
+                });
+            }
+        }
+    }
+    let accepted_message = "valid";
+    ctx.condition(object, Accepted, true, "Accepted", accepted_message);
+    // References.
+    let Some(root_service) = state.services.get(root) else {
+        ctx.condition(
+            object,
+            ResolvedRefs,
+            false,
+            "RootServiceNotFound",
+            format!(
+                "root Service `{}` does not exist; nothing is routed until it does",
+                root.name
+            ),
+        );
+        return None;
+    };
+    let mut problems = Vec::new();
+    let mut ports = Vec::new();
+    for root_port in &root_service.ports {
+        let mut port_backends = Vec::new();
+        for (name, weight) in &backends {
+            let Some(service) = state.services.get(&ObjectKey::new(namespace, name)) else {
+                continue;
+            };
+            if service.ports.iter().any(|p| {
+                p.port == root_port.port && p.protocol.eq_ignore_ascii_case(&root_port.protocol)
+            }) {
+                port_backends.push(WeightedBackend {
+                    service: name.clone(),
+                    weight: *weight,
+                });
+            } else {
+                problems.push(format!("backend Service `{name}` has no port {} ({}), so it receives no traffic on that port", root_port.port, root_port.protocol));
+            }
+        }
+        if port_backends.iter().all(|b| b.weight == 0) {
+            problems.push(format!("no backend with a positive weight has port {}; traffic to that port stays on the root Service", root_port.port));
+            continue;
+        }
+        ports.push(RoutedPort {
+            port: root_port.port,
+            name: root_port.name.clone(),
+            protocol: port_protocol(
+                root_port.name.as_deref(),
+                root_port.app_protocol.as_deref(),
+                &root_port.protocol,
+            ),
+            backends: port_backends,
+        });
+    }
+    for (name, weight) in &backends {
+        if !state
+            .services
+            .contains_key(&ObjectKey::new(namespace, name))
+        {
+            let share = if *weight > 0 {
+                "; its share goes to the other backends until it exists"
+            } else {
+                ""
+            };
+            problems.insert(0, format!("backend Service `{name}` does not exist{share}"));
+        }
+    }
+    if problems.is_empty() {
+        ctx.condition(
+            object,
+            ResolvedRefs,
+            true,
+            "ResolvedRefs",
+            "the root and every backend Service exist and share the root's ports",
+        );
+    } else {
+        ctx.condition(
+            object,
+            ResolvedRefs,
+            false,
+            "BackendNotResolved",
+            problems.join("; "),
+        );
+    }
+    if ports.is_empty() {
+        return None;
+    }
+    Some(ServiceRoutes {
+        root: root.clone(),
+        split: object.clone(),
+        sources,
+        ports,
+        matches,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service_in_namespace;
+
+    #[test]
+    fn service_names_resolve_within_the_namespace_only() {
+        assert_eq!(
+            service_in_namespace("web", "shop", "cluster.local").unwrap(),
+            "web"
+        );
+        assert_eq!(
+            service_in_namespace("web.shop", "shop", "cluster.local").unwrap(),
+            "web"
+        );
+        assert_eq!(
+            service_in_namespace("web.shop.svc.cluster.local", "shop", "cluster.local").unwrap(),
+            "web"
+        );
+        assert_eq!(
+            service_in_namespace("web.shop.svc.cluster.local.", "shop", "cluster.local").unwrap(),
+            "web"
+        );
+        assert!(
+            service_in_namespace("web.other", "shop", "cluster.local")
+                .unwrap_err()
+                .contains("namespace `other`")
+        );
+        assert!(service_in_namespace("web.shop.svc.example.org", "shop", "cluster.local").is_err());
+        assert!(service_in_namespace("example.com", "shop", "cluster.local").is_err());
+    }
+}

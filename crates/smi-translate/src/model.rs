@@ -93,6 +93,37 @@ pub enum PortProtocol {
 }
 
 impl PortProtocol {
+    /// The protocol a port declares: `appProtocol`, else the port-name prefix before `-`
+    /// (Istio's convention: `http`, `http2`, `grpc`, `tcp`, `tls`, …), else `UDP` transport,
+    /// else unknown.
+    pub fn classify(
+        name: Option<&str>,
+        app_protocol: Option<&str>,
+        transport: &str,
+    ) -> PortProtocol {
+        if transport.eq_ignore_ascii_case("UDP") {
+            return PortProtocol::Udp;
+        }
+        let classify = |word: &str| -> Option<PortProtocol> {
+            let word = word.to_ascii_lowercase();
+            // appProtocol may be prefixed (`kubernetes.io/h2c`).
+            match word.rsplit('/').next().unwrap_or(&word) {
+                "http" | "http_proxy" | "grpc-web" => Some(PortProtocol::Http),
+                "http2" | "h2c" => Some(PortProtocol::Http2),
+                "grpc" => Some(PortProtocol::Grpc),
+                "tcp" | "tls" | "https" | "mongo" | "mysql" | "redis" | "opaque" => {
+                    Some(PortProtocol::Tcp)
+                }
+                "udp" => Some(PortProtocol::Udp),
+                _ => None,
+            }
+        };
+        app_protocol
+            .and_then(classify)
+            .or_else(|| name.and_then(|n| classify(n.split('-').next().unwrap_or(n))))
+            .unwrap_or(PortProtocol::Unknown)
+    }
+
     /// True for protocols HTTP routing applies to (declared HTTP-family or undeclared).
     pub fn is_http_routable(self) -> bool {
         matches!(

@@ -186,12 +186,13 @@ pub fn bounded_name(name: &str, max: usize) -> String {
     format!("{cut}-{hash}")
 }
 
-/// Serialises objects as a YAML stream (`---` separated), deterministically.
-pub fn to_yaml_stream(objects: &[NativeObject]) -> Result<String, serde_yaml_ng::Error> {
+/// Serialises objects as a YAML stream (`---` separated), deterministically, quoting every
+/// string a YAML 1.1 reader (kubectl) could misread.
+pub fn to_yaml_stream(objects: &[NativeObject]) -> String {
     let mut out = String::new();
     for object in objects {
         out.push_str("---\n");
-        out.push_str(&serde_yaml_ng::to_string(&object.to_json())?);
+        out.push_str(&crate::yaml::to_yaml(&object.to_json()));
     }
-    Ok(out)
+    out
 }

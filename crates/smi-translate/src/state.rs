@@ -76,6 +76,17 @@ pub struct ServicePort {
     pub app_protocol: Option<String>,
 }
 
+impl ServicePort {
+    /// The protocol the port declares (see [`PortProtocol::classify`]).
+    pub fn declared_protocol(&self) -> crate::model::PortProtocol {
+        crate::model::PortProtocol::classify(
+            self.name.as_deref(),
+            self.app_protocol.as_deref(),
+            &self.protocol,
+        )
+    }
+}
+
 /// A pod port given by number or by container port name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PortRef {

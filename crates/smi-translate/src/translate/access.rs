@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use smi_api::hub;
 
-use super::{Context, port_protocol, skipped};
+use super::{Context, skipped};
 use crate::keys::{Identity, ObjectKey, SmiKind, SmiRef};
 use crate::model::{
     AccessOrigin, AccessRule, AllowedTraffic, DestinationAccess, PodPort, PodSet, PortProtocol,
@@ -369,11 +369,7 @@ fn workload_ports(state: &ClusterState, namespace: &str, workload: &Workload) ->
             let Some(port) = workload.resolve_target_port(&service_port.target_port) else {
                 continue;
             };
-            let protocol = port_protocol(
-                service_port.name.as_deref(),
-                service_port.app_protocol.as_deref(),
-                &service_port.protocol,
-            );
+            let protocol = service_port.declared_protocol();
             let entry = ports.entry(port).or_insert_with(|| PodPort {
                 port,
                 name: None,
@@ -390,7 +386,7 @@ fn workload_ports(state: &ClusterState, namespace: &str, workload: &Workload) ->
             port: container_port.port,
             name: None,
             transport: container_port.protocol.clone(),
-            protocol: port_protocol(
+            protocol: PortProtocol::classify(
                 container_port.name.as_deref(),
                 None,
                 &container_port.protocol,

@@ -103,8 +103,11 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn parse(regex: &str) -> Result<Hir, regex_syntax::Error> {
-    regex_syntax::ParserBuilder::new().build().parse(regex)
+fn parse(regex: &str) -> Result<Hir, Box<regex_syntax::Error>> {
+    regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(regex)
+        .map_err(Box::new)
 }
 
 /// The parts of a concatenation (a lone expression is a one-part concatenation).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::keys::{ObjectKey, SmiKind, SmiRef};
-use crate::model::{HttpMatch, Model, PortProtocol, TranslateOptions};
+use crate::model::{HttpMatch, Model, TranslateOptions};
 use crate::report::{ConditionType, Report};
 use crate::state::ClusterState;
 
@@ -197,33 +197,4 @@ fn route_specs(ctx: &mut Context<'_>) {
             ),
         }
     }
-}
-
-/// The protocol a Service port declares: `appProtocol`, else the port-name prefix (Istio's
-/// convention), else `UDP`, else unknown.
-pub(crate) fn port_protocol(
-    name: Option<&str>,
-    app_protocol: Option<&str>,
-    transport: &str,
-) -> PortProtocol {
-    if transport.eq_ignore_ascii_case("UDP") {
-        return PortProtocol::Udp;
-    }
-    let classify = |word: &str| -> Option<PortProtocol> {
-        let word = word.to_ascii_lowercase();
-        let word = word.rsplit('/').next().unwrap_or(&word).to_string();
-        match word.as_str() {
-            "http" => Some(PortProtocol::Http),
-            "http2" | "h2c" => Some(PortProtocol::Http2),
-            "grpc" | "grpc-web" => Some(PortProtocol::Grpc),
-            "tcp" | "tls" | "https" | "mongo" | "mysql" | "redis" | "opaque" => {
-                Some(PortProtocol::Tcp)
-            }
-            _ => None,
-        }
-    };
-    app_protocol
-        .and_then(classify)
-        .or_else(|| name.and_then(|n| classify(n.split('-').next().unwrap_or(n))))
-        .unwrap_or(PortProtocol::Unknown)
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use smi_api::hub;
 
-use super::{Context, port_protocol, skipped};
+use super::{Context, skipped};
 use crate::keys::{ObjectKey, SmiKind, SmiRef};
 use crate::model::{HttpMatch, RoutedPort, ServiceRoutes, WeightedBackend};
 use crate::report::ConditionType::{Accepted, ResolvedRefs};
@@ -273,11 +273,7 @@ fn split_routes(
         ports.push(RoutedPort {
             port: root_port.port,
             name: root_port.name.clone(),
-            protocol: port_protocol(
-                root_port.name.as_deref(),
-                root_port.app_protocol.as_deref(),
-                &root_port.protocol,
-            ),
+            protocol: root_port.declared_protocol(),
             backends: port_backends,
         });
     }

@@ -82,12 +82,16 @@ impl NativeObject {
         self.body.get("spec")
     }
 
-    /// Stamps the ownership labels and the sources annotation.
+    /// Stamps the ownership labels, and the sources label and annotation when the object has
+    /// SMI sources (namespace-enforcement objects have none).
     pub fn stamp_ownership(&mut self, backend: &str) {
         self.labels
             .insert(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string());
         self.labels
             .insert(BACKEND_LABEL.to_string(), backend.to_string());
+        if self.sources.is_empty() {
+            return;
+        }
         self.labels.insert(
             SOURCES_LABEL.to_string(),
             sources_label_value(&self.sources),

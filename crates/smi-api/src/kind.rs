@@ -1,7 +1,9 @@
 //! The SMI kinds smi-bridge serves, with their API groups and versions.
 
 /// An SMI kind, with its API group and versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum SmiKind {
     /// `split.smi-spec.io` TrafficSplit.
     TrafficSplit,
@@ -26,7 +28,7 @@ impl SmiKind {
     ];
 
     /// The kind's name, e.g. `TrafficSplit`.
-    pub fn name(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             SmiKind::TrafficSplit => "TrafficSplit",
             SmiKind::TrafficTarget => "TrafficTarget",
@@ -65,7 +67,14 @@ impl SmiKind {
     pub fn find(group: &str, kind: &str) -> Option<SmiKind> {
         Self::ALL
             .into_iter()
-            .find(|candidate| candidate.group() == group && candidate.name() == kind)
+            .find(|candidate| candidate.group() == group && candidate.as_str() == kind)
+    }
+
+    /// The kind with this name (`HTTPRouteGroup`, `TCPRoute`, …), in whatever group.
+    pub fn from_kind(kind: &str) -> Option<SmiKind> {
+        Self::ALL
+            .into_iter()
+            .find(|candidate| candidate.as_str() == kind)
     }
 
     /// Every `group/version` of the kind, comma-separated, for error messages.
@@ -76,5 +85,11 @@ impl SmiKind {
             .map(|version| format!("{group}/{version}"))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+impl std::fmt::Display for SmiKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -68,9 +68,9 @@ fn every_version_is_served_and_only_the_hub_is_stored() {
     for kind in SmiKind::ALL {
         let crd = crd_of(kind);
         let names: Vec<&str> = crd.spec.versions.iter().map(|v| v.name.as_str()).collect();
-        assert_eq!(names, kind.versions(), "{}", kind.name());
+        assert_eq!(names, kind.versions(), "{}", kind.as_str());
         for version in &crd.spec.versions {
-            assert!(version.served, "{} {}", kind.name(), version.name);
+            assert!(version.served, "{} {}", kind.as_str(), version.name);
             assert_eq!(version.storage, version.name == kind.hub_version());
             assert!(version.subresources.as_ref().unwrap().status.is_some());
             assert!(
@@ -84,7 +84,7 @@ fn every_version_is_served_and_only_the_hub_is_stored() {
             assert!(
                 schema.description.is_some(),
                 "{} {}",
-                kind.name(),
+                kind.as_str(),
                 version.name
             );
             let conditions = property(&schema, &["status", "conditions", "[]"]);
@@ -100,7 +100,7 @@ fn every_version_is_served_and_only_the_hub_is_stored() {
                 assert!(
                     fields.iter().any(|f| *f == field),
                     "{} {}: {field}",
-                    kind.name(),
+                    kind.as_str(),
                     version.name
                 );
             }

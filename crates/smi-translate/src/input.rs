@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use smi_api::convert::HubObject;
 
-use crate::keys::{ObjectKey, SmiKind, SmiRef};
+use crate::keys::{ObjectKey, SmiRef};
 use crate::state::ClusterState;
 
 /// The state loaded from a set of objects, and what was ignored.
@@ -178,8 +178,5 @@ fn insert_smi(
         HubObject::TCPRoute(o) => insert(o, &mut state.tcp_routes),
         HubObject::UDPRoute(o) => insert(o, &mut state.udp_routes),
     };
-    Ok(SmiRef {
-        kind: SmiKind::from_kind(kind.name()).unwrap_or(SmiKind::TrafficSplit),
-        key,
-    })
+    Ok(SmiRef { kind, key })
 }

@@ -4,69 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The SMI kinds smi-bridge translates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum SmiKind {
-    /// `split.smi-spec.io` TrafficSplit.
-    TrafficSplit,
-    /// `access.smi-spec.io` TrafficTarget.
-    TrafficTarget,
-    /// `specs.smi-spec.io` HTTPRouteGroup.
-    HTTPRouteGroup,
-    /// `specs.smi-spec.io` TCPRoute.
-    TCPRoute,
-    /// `specs.smi-spec.io` UDPRoute.
-    UDPRoute,
-}
-
-impl SmiKind {
-    /// The Kubernetes kind name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SmiKind::TrafficSplit => "TrafficSplit",
-            SmiKind::TrafficTarget => "TrafficTarget",
-            SmiKind::HTTPRouteGroup => "HTTPRouteGroup",
-            SmiKind::TCPRoute => "TCPRoute",
-            SmiKind::UDPRoute => "UDPRoute",
-        }
-    }
-
-    /// The API group of the kind.
-    pub fn group(self) -> &'static str {
-        match self {
-            SmiKind::TrafficSplit => "split.smi-spec.io",
-            SmiKind::TrafficTarget => "access.smi-spec.io",
-            SmiKind::HTTPRouteGroup | SmiKind::TCPRoute | SmiKind::UDPRoute => "specs.smi-spec.io",
-        }
-    }
-
-    /// The hub version smi-bridge stores and translates.
-    pub fn hub_version(self) -> &'static str {
-        match self {
-            SmiKind::TrafficTarget => "v1alpha3",
-            _ => "v1alpha4",
-        }
-    }
-
-    /// Parses a kind name as written in SMI references (`HTTPRouteGroup`, `TCPRoute`, …).
-    pub fn from_kind(kind: &str) -> Option<SmiKind> {
-        [
-            SmiKind::TrafficSplit,
-            SmiKind::TrafficTarget,
-            SmiKind::HTTPRouteGroup,
-            SmiKind::TCPRoute,
-            SmiKind::UDPRoute,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == kind)
-    }
-}
-
-impl fmt::Display for SmiKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use smi_api::SmiKind;
 
 /// Namespace and name of a namespaced object.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

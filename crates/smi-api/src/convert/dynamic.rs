@@ -43,7 +43,7 @@ impl HubObject {
             HubObject::TCPRoute(object) => &object.metadata,
             HubObject::UDPRoute(object) => &object.metadata,
         };
-        ObjectName::new(self.kind().name(), metadata)
+        ObjectName::new(self.kind().as_str(), metadata)
     }
 }
 
@@ -232,7 +232,7 @@ fn find_kind(
     let kinds_of_group: Vec<&str> = SmiKind::ALL
         .iter()
         .filter(|candidate| candidate.group() == group)
-        .map(|candidate| candidate.name())
+        .map(|candidate| candidate.as_str())
         .collect();
     if kinds_of_group.is_empty() {
         let known = SmiKind::ALL
@@ -259,7 +259,7 @@ fn unknown_api_version(kind: SmiKind, api_version: &str, name: &ObjectName) -> C
     ConversionError::UnknownApiVersion {
         object: Box::new(name.clone()),
         api_version: api_version.to_owned(),
-        kind: kind.name().to_owned(),
+        kind: kind.as_str().to_owned(),
         known: kind.known_api_versions(),
     }
 }

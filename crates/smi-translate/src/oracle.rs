@@ -315,7 +315,17 @@ pub fn run_cases_scoped(
 ) -> Result<Vec<CaseFailure>, String> {
     let mut failures = Vec::new();
     for case in load_cases()? {
-        let input = case_input(&case)?;
+        let input = match case_input(&case) {
+            Ok(input) => input,
+            Err(detail) => {
+                // One broken case must not hide the results of the others.
+                failures.push(CaseFailure {
+                    case: case.name.clone(),
+                    detail,
+                });
+                continue;
+            }
+        };
         let rendered = render(&input.state, backend, &TranslateOptions::default());
         for (index, check) in case.checks.iter().enumerate() {
             let expected = check

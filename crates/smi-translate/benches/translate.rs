@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use smi_api::hub;
 use smi_translate::state::{
-    ContainerPort, PortRef, ServiceInfo, ServicePort, Workload, WorkloadKey, WorkloadKind,
+    ContainerPort, HttpProbe, PortRef, ServiceInfo, ServicePort, Workload, WorkloadKey,
+    WorkloadKind,
 };
 use smi_translate::{ClusterState, ObjectKey, TranslateOptions, translate};
 
@@ -54,6 +55,10 @@ fn cluster(namespaces: usize) -> (ClusterState, usize) {
                             name: Some("http".into()),
                             port: 8080,
                             protocol: "TCP".into(),
+                        }],
+                        http_probes: vec![HttpProbe {
+                            port: PortRef::Name("http".into()),
+                            path: "/healthz".into(),
                         }],
                     },
                 );

@@ -17,6 +17,7 @@ pub mod oracle;
 pub mod report;
 pub mod state;
 mod translate;
+pub mod validate;
 pub mod yaml;
 
 pub use backend::{Backend, BackendOutput, NativeKind};

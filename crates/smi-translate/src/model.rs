@@ -304,6 +304,18 @@ pub struct PodSet {
     pub overlapping: Vec<WorkloadKey>,
     /// The ports of these pods: container ports and Service target ports that resolve to them.
     pub ports: Vec<PodPort>,
+    /// The HTTP probes kubelet sends to these pods, by pod port: a mesh that denies by default
+    /// must still let them through.
+    pub probes: Vec<PodProbe>,
+}
+
+/// An HTTP GET probe on a pod port.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PodProbe {
+    /// The pod port probed.
+    pub port: u16,
+    /// The path probed.
+    pub path: String,
 }
 
 /// A port on the destination's pods.

@@ -171,6 +171,18 @@ pub struct Workload {
     pub pod_labels: BTreeMap<String, String>,
     /// The ports the pods' containers declare.
     pub container_ports: Vec<ContainerPort>,
+    /// The HTTP GET probes kubelet sends to the pods (liveness, readiness, startup).
+    #[serde(default)]
+    pub http_probes: Vec<HttpProbe>,
+}
+
+/// An HTTP GET probe of a container: kubelet calls it, unauthenticated, from the node.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct HttpProbe {
+    /// The probed port: a number or a container port name.
+    pub port: PortRef,
+    /// The probed path.
+    pub path: String,
 }
 
 /// A port declared by a container.
@@ -216,10 +228,36 @@ impl Workload {
             .unwrap_or_default();
         container_ports.sort();
         container_ports.dedup();
+        let mut http_probes: Vec<HttpProbe> = spec
+            .map(|s| {
+                s.containers
+                    .iter()
+                    .flat_map(|c| [&c.liveness_probe, &c.readiness_probe, &c.startup_probe])
+                    .filter_map(|probe| probe.as_ref()?.http_get.as_ref())
+                    .map(|get| HttpProbe {
+                        port: match &get.port {
+                            IntOrString::Int(n) => PortRef::Number(u16::try_from(*n).unwrap_or(0)),
+                            IntOrString::String(name) => match name.parse::<u16>() {
+                                Ok(n) => PortRef::Number(n),
+                                Err(_) => PortRef::Name(name.clone()),
+                            },
+                        },
+                        path: get
+                            .path
+                            .clone()
+                            .filter(|p| !p.is_empty())
+                            .unwrap_or_else(|| "/".to_string()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        http_probes.sort();
+        http_probes.dedup();
         Workload {
             service_account,
             pod_labels: labels.cloned().unwrap_or_default(),
             container_ports,
+            http_probes,
         }
     }
 

@@ -7,10 +7,12 @@ use smi_api::hub;
 use super::{Context, skipped};
 use crate::keys::{Identity, ObjectKey, SmiKind, SmiRef};
 use crate::model::{
-    AccessOrigin, AccessRule, AllowedTraffic, DestinationAccess, PodPort, PodSet, PortProtocol,
+    AccessOrigin, AccessRule, AllowedTraffic, DestinationAccess, PodPort, PodProbe, PodSet,
+    PortProtocol,
 };
 use crate::report::ConditionType::{Accepted, ResolvedRefs};
 use crate::state::{ClusterState, Workload, WorkloadKey};
+use crate::validate;
 
 /// Which ports a rule asks for, before resolution to pod ports.
 enum RequestedPorts {
@@ -85,91 +87,28 @@ fn target_rules(
 ) -> Option<(Identity, Vec<SmiRef>, Vec<AccessRule>)> {
     let namespace = object.key.namespace.clone();
     let spec = &target.spec;
-    let invalid = |ctx: &mut Context<'_>, reason: &str, message: String| {
-        ctx.condition(object, Accepted, false, reason, message);
-        None
-    };
-    if spec.destination.kind != "ServiceAccount" {
-        return invalid(
-            ctx,
-            "Invalid",
-            format!(
-                "spec.destination.kind `{}` is not supported; use ServiceAccount",
-                spec.destination.kind
-            ),
-        );
+    let violations = validate::traffic_target(target, &namespace);
+    if !violations.is_empty() {
+        ctx.reject(object, &violations);
+        return None;
     }
-    let destination_ns = spec
-        .destination
-        .namespace
-        .clone()
-        .unwrap_or_else(|| namespace.clone());
-    if destination_ns != namespace {
-        return invalid(
-            ctx,
-            "CrossNamespace",
-            format!(
-                "spec.destination.namespace `{destination_ns}` differs from the TrafficTarget's namespace `{namespace}`: a TrafficTarget may only open destinations in its own namespace"
-            ),
-        );
-    }
-    if spec.sources.is_empty() {
-        return invalid(
-            ctx,
-            "Invalid",
-            "spec.sources is empty: a TrafficTarget needs at least one source".to_string(),
-        );
-    }
-    if spec.rules.is_empty() {
-        return invalid(
-            ctx,
-            "Invalid",
-            "spec.rules is empty: a TrafficTarget needs at least one rule".to_string(),
-        );
-    }
-    let mut sources = Vec::new();
-    for (i, source) in spec.sources.iter().enumerate() {
-        if source.kind != "ServiceAccount" {
-            return invalid(
-                ctx,
-                "Invalid",
-                format!(
-                    "spec.sources[{i}].kind `{}` is not supported; use ServiceAccount",
-                    source.kind
-                ),
-            );
-        }
-        sources.push(Identity::new(
-            source
-                .namespace
-                .clone()
-                .unwrap_or_else(|| namespace.clone()),
-            source.name.clone(),
-        ));
-    }
+    let mut sources: Vec<Identity> = spec
+        .sources
+        .iter()
+        .map(|source| {
+            Identity::new(
+                source
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| namespace.clone()),
+                source.name.clone(),
+            )
+        })
+        .collect();
     sources.sort();
     sources.dedup();
-    let destination_port = match smi_api::convert::destination_port(target) {
-        Ok(port) => port,
-        Err(e) => return invalid(ctx, "Invalid", e.to_string()),
-    };
-    for (i, rule) in spec.rules.iter().enumerate() {
-        if SmiKind::from_kind(&rule.kind).is_none_or(|k| {
-            !matches!(
-                k,
-                SmiKind::HTTPRouteGroup | SmiKind::TCPRoute | SmiKind::UDPRoute
-            )
-        }) {
-            return invalid(
-                ctx,
-                "Invalid",
-                format!(
-                    "spec.rules[{i}].kind `{}` is not a traffic spec kind (HTTPRouteGroup, TCPRoute or UDPRoute)",
-                    rule.kind
-                ),
-            );
-        }
-    }
+    // Valid (`validate::traffic_target`), so the annotation parses.
+    let destination_port = smi_api::convert::destination_port(target).ok().flatten();
     ctx.condition(object, Accepted, true, "Accepted", "valid");
 
     let identity = Identity::new(&namespace, &spec.destination.name);
@@ -432,10 +371,17 @@ fn destination(
                 .map(|(k, _)| k.clone())
                 .collect();
             let mut ports: BTreeMap<u16, PodPort> = BTreeMap::new();
-            for key in &workloads {
-                if let Some(workload) = state.workloads.get(key) {
-                    for port in workload_ports(state, &identity.namespace, workload) {
-                        ports.entry(port.port).or_insert(port);
+            let mut probes = BTreeSet::new();
+            for workload in workloads.iter().filter_map(|key| state.workloads.get(key)) {
+                for port in workload_ports(state, &identity.namespace, workload) {
+                    ports.entry(port.port).or_insert(port);
+                }
+                for probe in &workload.http_probes {
+                    if let Some(port) = workload.resolve_target_port(&probe.port) {
+                        probes.insert(PodProbe {
+                            port,
+                            path: probe.path.clone(),
+                        });
                     }
                 }
             }
@@ -444,6 +390,7 @@ fn destination(
                 workloads,
                 overlapping,
                 ports: ports.into_values().collect(),
+                probes: probes.into_iter().collect(),
             }
         })
         .collect();

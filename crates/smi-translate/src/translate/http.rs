@@ -12,31 +12,47 @@ pub const METHODS: [&str; 9] = [
 ];
 
 /// Validates and normalises every match of an HTTPRouteGroup. Errors name the field path and
-/// the value.
+/// the value; several invalid matches are reported together, separated by `; `.
 pub fn group_matches(
     key: &ObjectKey,
     group: &hub::HTTPRouteGroup,
 ) -> Result<Vec<HttpMatch>, String> {
+    let (matches, errors) = checked_matches(key, group);
+    if errors.is_empty() {
+        Ok(matches)
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+/// The problems of every invalid match of an HTTPRouteGroup, one per match.
+pub fn match_errors(group: &hub::HTTPRouteGroup) -> Vec<String> {
+    checked_matches(&ObjectKey::new("", ""), group).1
+}
+
+/// The valid matches, normalised, and one error per invalid match.
+fn checked_matches(key: &ObjectKey, group: &hub::HTTPRouteGroup) -> (Vec<HttpMatch>, Vec<String>) {
     let mut seen = std::collections::BTreeSet::new();
-    group
-        .spec
-        .matches
-        .iter()
-        .enumerate()
-        .map(|(index, m)| {
-            let field = format!("spec.matches[{index}]");
-            if m.name.is_empty() {
-                return Err(format!("{field}.name is empty: every match needs a name"));
-            }
-            if !seen.insert(m.name.as_str()) {
-                return Err(format!(
-                    "{field}.name `{}` is used by an earlier match",
-                    m.name
-                ));
-            }
+    let mut matches = Vec::new();
+    let mut errors = Vec::new();
+    for (index, m) in group.spec.matches.iter().enumerate() {
+        let field = format!("spec.matches[{index}]");
+        let checked = if m.name.is_empty() {
+            Err(format!("{field}.name is empty: every match needs a name"))
+        } else if !seen.insert(m.name.as_str()) {
+            Err(format!(
+                "{field}.name `{}` is used by an earlier match",
+                m.name
+            ))
+        } else {
             normalise(key, m, &field)
-        })
-        .collect()
+        };
+        match checked {
+            Ok(normalised) => matches.push(normalised),
+            Err(error) => errors.push(error),
+        }
+    }
+    (matches, errors)
 }
 
 fn normalise(key: &ObjectKey, m: &hub::HTTPMatch, field: &str) -> Result<HttpMatch, String> {

@@ -12,6 +12,7 @@ use crate::keys::{ObjectKey, SmiKind, SmiRef};
 use crate::model::{HttpMatch, Model, TranslateOptions};
 use crate::report::{ConditionType, Report};
 use crate::state::ClusterState;
+use crate::validate::{self, Violation};
 
 /// Annotation that makes smi-bridge ignore an SMI object (value `"true"`).
 pub const SKIP_ANNOTATION: &str = "smi-bridge.io/skip";
@@ -49,6 +50,19 @@ impl Context<'_> {
         self.report
             .status_mut(object)
             .set(type_, status, reason, message);
+    }
+
+    /// Records `Accepted=False` for an object that breaks per-object rules: the first
+    /// violation's reason and every violation's message, as the admission webhook reports them.
+    pub fn reject(&mut self, object: &SmiRef, violations: &[Violation]) {
+        let reason = violations.first().map_or(validate::INVALID, |v| v.reason);
+        self.condition(
+            object,
+            ConditionType::Accepted,
+            false,
+            reason,
+            Violation::join(violations),
+        );
     }
 }
 
@@ -177,24 +191,11 @@ fn route_specs(ctx: &mut Context<'_>) {
             kind,
             key: key.clone(),
         };
-        let bad = matches
-            .map(|m| {
-                m.ports
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| !(1..=65535).contains(*p))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        match bad.first() {
-            None => ctx.condition(&object, ConditionType::Accepted, true, "Accepted", "valid"),
-            Some((i, p)) => ctx.condition(
-                &object,
-                ConditionType::Accepted,
-                false,
-                "Invalid",
-                format!("spec.matches.ports[{i}] `{p}` is not a port number (1-65535)"),
-            ),
+        let violations = validate::port_route(matches);
+        if violations.is_empty() {
+            ctx.condition(&object, ConditionType::Accepted, true, "Accepted", "valid");
+        } else {
+            ctx.reject(&object, &violations);
         }
     }
 }

@@ -8,37 +8,9 @@ use super::{Context, skipped};
 use crate::keys::{ObjectKey, SmiKind, SmiRef};
 use crate::model::{HttpMatch, RoutedPort, ServiceRoutes, WeightedBackend};
 use crate::report::ConditionType::{Accepted, ResolvedRefs};
+use crate::validate;
 
-/// Resolves a Service name as SMI allows it (`svc`, `svc.ns`, `svc.ns.svc`,
-/// `svc.ns.svc.<cluster domain>`) to a Service in `namespace`. Another namespace is refused:
-/// SMI has no cross-namespace references.
-pub(crate) fn service_in_namespace(
-    name: &str,
-    namespace: &str,
-    cluster_domain: &str,
-) -> Result<String, String> {
-    let name = name.trim_end_matches('.');
-    let parts: Vec<&str> = name.split('.').collect();
-    let (service, service_ns) = match parts.as_slice() {
-        [svc] => (*svc, namespace),
-        [svc, ns] | [svc, ns, "svc"] => (*svc, *ns),
-        [svc, ns, "svc", domain @ ..] if domain.join(".") == cluster_domain => (*svc, *ns),
-        _ => {
-            return Err(format!(
-                "`{name}` is not a Service name (`name`, `name.namespace` or `name.namespace.svc.{cluster_domain}`)"
-            ));
-        }
-    };
-    if service.is_empty() {
-        return Err(format!("`{name}` is not a Service name"));
-    }
-    if service_ns != namespace {
-        return Err(format!(
-            "`{name}` is in namespace `{service_ns}`: SMI allows only Services in the object's own namespace `{namespace}`"
-        ));
-    }
-    Ok(service.to_string())
-}
+pub(crate) use crate::validate::service_in_namespace;
 
 fn created(split: &hub::TrafficSplit) -> Option<String> {
     split
@@ -61,29 +33,21 @@ pub(super) fn routes(ctx: &mut Context<'_>) -> Vec<ServiceRoutes> {
             kind: SmiKind::TrafficSplit,
             key: key.clone(),
         };
-        match service_in_namespace(
+        let violations =
+            validate::traffic_split(split, &key.namespace, &ctx.options.cluster_domain);
+        if !violations.is_empty() {
+            ctx.reject(&object, &violations);
+            continue;
+        }
+        if let Ok(root) = service_in_namespace(
             &split.spec.service,
             &key.namespace,
             &ctx.options.cluster_domain,
         ) {
-            Ok(root) => by_root
+            by_root
                 .entry(ObjectKey::new(&key.namespace, root))
                 .or_default()
-                .push((key, split)),
-            Err(e) => {
-                let reason = if e.contains("SMI allows only") {
-                    "CrossNamespace"
-                } else {
-                    "Invalid"
-                };
-                ctx.condition(
-                    &object,
-                    Accepted,
-                    false,
-                    reason,
-                    format!("spec.service: {e}"),
-                );
-            }
+                .push((key, split));
         }
     }
     let mut routes = Vec::new();
@@ -122,96 +86,24 @@ fn split_routes(
 ) -> Option<ServiceRoutes> {
     let state = ctx.state;
     let namespace = &object.key.namespace;
-    // Validate the backends.
-    let mut backends: Vec<(String, u64)> = Vec::new();
-    for (i, backend) in split.spec.backends.iter().enumerate() {
-        let field = format!("spec.backends[{i}]");
-        let name =
-            match service_in_namespace(&backend.service, namespace, &ctx.options.cluster_domain) {
-                Ok(name) => name,
-                Err(e) => {
-                    let reason = if e.contains("SMI allows only") {
-                        "CrossNamespace"
-                    } else {
-                        "Invalid"
-                    };
-                    ctx.condition(
-                        object,
-                        Accepted,
-                        false,
-                        reason,
-                        format!("{field}.service: {e}"),
-                    );
-                    return None;
-                }
-            };
-        let Ok(weight) = u64::try_from(backend.weight) else {
-            ctx.condition(
-                object,
-                Accepted,
-                false,
-                "InvalidWeight",
-                format!(
-                    "{field}.weight `{}` is negative: weights are relative and at least 0",
-                    backend.weight
-                ),
-            );
-            return None;
-        };
-        if backends.iter().any(|(n, _)| *n == name) {
-            ctx.condition(
-                object,
-                Accepted,
-                false,
-                "Invalid",
-                format!("{field}.service `{name}` is listed twice"),
-            );
-            return None;
-        }
-        backends.push((name, weight));
-    }
-    if backends.is_empty() {
-        ctx.condition(
-            object,
-            Accepted,
-            false,
-            "Invalid",
-            "spec.backends is empty: a TrafficSplit needs at least one backend",
-        );
-        return None;
-    }
-    if backends.iter().all(|(_, w)| *w == 0) {
-        ctx.condition(
-            object,
-            Accepted,
-            false,
-            "ZeroTotalWeight",
-            format!("the backend weights sum to 0, which would drop all traffic; traffic stays on the root Service `{}` until a backend has a positive weight", root.name),
-        );
-        return None;
-    }
+    // The split is valid (`validate::traffic_split`): every backend resolves, no weight is
+    // negative, the total is positive.
+    let backends: Vec<(String, u64)> = split
+        .spec
+        .backends
+        .iter()
+        .filter_map(|backend| {
+            let name =
+                service_in_namespace(&backend.service, namespace, &ctx.options.cluster_domain)
+                    .ok()?;
+            Some((name, u64::try_from(backend.weight).ok()?))
+        })
+        .collect();
     // A/B matches.
     let mut matches: Vec<HttpMatch> = Vec::new();
     let mut sources = vec![object.clone()];
     for (i, m) in split.spec.matches.iter().enumerate() {
         let field = format!("spec.matches[{i}]");
-        let group_ok = m
-            .api_group
-            .as_deref()
-            .is_none_or(|g| g.is_empty() || g == "specs.smi-spec.io");
-        if m.kind != "HTTPRouteGroup" || !group_ok {
-            ctx.condition(
-                object,
-                Accepted,
-                false,
-                "Invalid",
-                format!(
-                    "{field}: kind `{}` is not supported; matches reference HTTPRouteGroups",
-                    m.kind
-                ),
-            );
-            return None;
-        }
         let key = ObjectKey::new(namespace, &m.name);
         match ctx.groups.get(&key) {
             None => {

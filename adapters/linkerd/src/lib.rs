@@ -38,8 +38,8 @@
 //! Overlapping Servers are not caught by the CRDs: [`validate`] checks them.
 //!
 //! Limits: ports the pods do not declare (and no Service or rule names) get no Server and keep
-//! Linkerd's default policy; kubelet probes on a port with HTTP rules pass only on the
-//! configured [`LinkerdOptions::probe_paths`].
+//! Linkerd's default policy; kubelet probes on a port with HTTP rules pass on the pods' own HTTP
+//! probe paths (and any [`LinkerdOptions::probe_paths`]).
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 

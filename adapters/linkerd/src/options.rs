@@ -22,10 +22,10 @@ pub struct LinkerdOptions {
     pub policy: Option<PolicyApis>,
     /// How MeshTLSAuthentications name the sources (default [`ClientIdentities::ServiceAccountRefs`]).
     pub client_identities: ClientIdentities,
-    /// The paths kubelet probes on (HTTP GET). A Server with HTTPRoutes loses Linkerd's implicit
-    /// probe authorisation, so these paths get a route authorised for [`Self::probe_networks`]
-    /// on every such Server. Default empty: until the operator reads each pod's probes, set
-    /// them, or probes on ports with HTTP access rules fail.
+    /// Extra paths kubelet probes on (HTTP GET), besides the HTTP probes the pods declare. A
+    /// Server with HTTPRoutes loses Linkerd's implicit probe authorisation, so the pods' own
+    /// probe paths on its port, plus these, get a route authorised for [`Self::probe_networks`].
+    /// Default empty.
     pub probe_paths: Vec<String>,
     /// The networks kubelet probes come from (default `0.0.0.0/0` and `::/0`, Linkerd's own
     /// default `probeNetworks`).

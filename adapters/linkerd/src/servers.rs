@@ -131,6 +131,7 @@ mod tests {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 container_ports: vec![],
+                http_probes: vec![],
             },
         );
         key
@@ -161,6 +162,7 @@ mod tests {
                 transport: "TCP".into(),
                 protocol: PortProtocol::Http,
             }],
+            probes: vec![],
         }
     }
 

@@ -198,6 +198,7 @@ mod tests {
                         port: 8080,
                         protocol: "TCP".into(),
                     }],
+                    http_probes: vec![],
                 },
             );
         }

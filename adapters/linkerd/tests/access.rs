@@ -346,6 +346,37 @@ fn probe_paths_get_a_route_for_the_probe_networks() {
 }
 
 #[test]
+fn the_pods_own_http_probes_get_a_probe_route_without_configuration() {
+    let mut objects = scenario(vec![
+        group(
+            "reports",
+            json!([{"name": "reports", "pathRegex": "/reports"}]),
+        ),
+        target(
+            "reports",
+            "frontend",
+            json!([{"kind": "HTTPRouteGroup", "name": "reports"}]),
+        ),
+    ]);
+    // The api Deployment probes its own port by name, with a readiness and a liveness probe.
+    objects[1]["spec"]["template"]["spec"]["containers"][0]["ports"] =
+        json!([{"name": "http", "containerPort": 8080}]);
+    objects[1]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] =
+        json!({"httpGet": {"port": "http", "path": "/ready"}});
+    objects[1]["spec"]["template"]["spec"]["containers"][0]["livenessProbe"] =
+        json!({"httpGet": {"port": 8080, "path": "/live"}});
+    let r = Rendering::new(objects, LinkerdOptions::default());
+    assert_eq!(
+        r.names("HTTPRoute"),
+        vec!["api-8080-probes", "reports-api-8080-http"]
+    );
+    assert!(r.allowed("kubelet", "api", 80, "GET", "/ready"));
+    assert!(r.allowed("kubelet", "api", 80, "GET", "/live"));
+    assert!(!r.allowed("kubelet", "api", 80, "GET", "/reports"));
+    assert!(r.allowed("frontend", "api", 80, "GET", "/reports"));
+}
+
+#[test]
 fn rules_beyond_one_routes_limits_are_split_into_several_routes() {
     let matches: Vec<Value> = (0..20)
         .map(|i| json!({"name": format!("m{i}"), "pathRegex": format!("/p{i}"), "methods": ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]}))

@@ -267,7 +267,18 @@ impl<'a> Destination<'a, '_> {
         if http.is_empty() {
             return (used, false);
         }
-        let routes = self.routes(&name, port, http, !used.is_empty());
+        // Kubelet probes lose Linkerd's implicit authorisation once routes are attached: the
+        // pods' own HTTP probes on this port, and any configured paths, get a probe route.
+        let mut probe_paths: Vec<String> = pod_set
+            .probes
+            .iter()
+            .filter(|p| p.port == port)
+            .map(|p| p.path.clone())
+            .chain(self.options.probe_paths.iter().cloned())
+            .collect();
+        probe_paths.sort();
+        probe_paths.dedup();
+        let routes = self.routes(&name, port, http, !used.is_empty(), &probe_paths);
         let (authorizers, probes) = self.authorize_routes(&name, &routes);
         used.extend(authorizers);
         self.report_overlaps(port, &routes);

@@ -28,13 +28,14 @@ pub(super) struct Route<'a> {
 
 impl<'a> Destination<'a, '_> {
     /// The routes of a Server with HTTP rules: one per TrafficTarget, the catch-all when
-    /// port-wide policies exist, the probe route when probe paths are configured.
+    /// port-wide policies exist, the probe route when there are probe paths.
     pub(super) fn routes(
         &mut self,
         server: &str,
         port: u16,
         http: BTreeMap<&'a SmiRef, Vec<HttpMatch>>,
         port_wide: bool,
+        probe_paths: &[String],
     ) -> Vec<Route<'a>> {
         let all_targets: BTreeSet<SmiRef> = self
             .destination
@@ -81,10 +82,8 @@ impl<'a> Destination<'a, '_> {
                 probes: false,
             });
         }
-        if !self.options.probe_paths.is_empty() {
-            let matches = self
-                .options
-                .probe_paths
+        if !probe_paths.is_empty() {
+            let matches = probe_paths
                 .iter()
                 .map(|path| {
                     let regex = PathRegex {

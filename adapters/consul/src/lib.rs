@@ -148,6 +148,23 @@ impl Backend for ConsulBackend {
         .collect()
     }
 
+    /// consul-k8s accepts one ServiceIntentions per destination, cluster-wide, whatever its name.
+    fn claims(
+        &self,
+        kind: &NativeKind,
+        object: &serde_json::Value,
+        _cluster_domain: &str,
+    ) -> Vec<String> {
+        let destination = &object["spec"]["destination"];
+        match (kind.kind.as_str(), destination["name"].as_str()) {
+            ("ServiceIntentions", Some(name)) => match destination["namespace"].as_str() {
+                Some(namespace) => vec![format!("intentions:{namespace}/{name}")],
+                None => vec![format!("intentions:{name}")],
+            },
+            _ => Vec::new(),
+        }
+    }
+
     fn render(&self, model: &Model, state: &ClusterState) -> BackendOutput {
         let mut out = Output::default();
         let mut plans = Vec::new();
@@ -171,5 +188,34 @@ impl Backend for ConsulBackend {
         }
         authorization::render(model, state, &registry, &mut out);
         out.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_intentions_claim_their_destination_whatever_their_name() {
+        let backend = ConsulBackend::default();
+        let intentions =
+            NativeKind::new(GROUP, "v1alpha1", "ServiceIntentions", "serviceintentions");
+        let object = serde_json::json!({"metadata": {"name": "anything"}, "spec": {"destination": {"name": "api"}}});
+        assert_eq!(
+            backend.claims(&intentions, &object, "cluster.local"),
+            vec!["intentions:api"]
+        );
+        let enterprise =
+            serde_json::json!({"spec": {"destination": {"name": "api", "namespace": "bank"}}});
+        assert_eq!(
+            backend.claims(&intentions, &enterprise, "cluster.local"),
+            vec!["intentions:bank/api"]
+        );
+        let splitter = NativeKind::new(GROUP, "v1alpha1", "ServiceSplitter", "servicesplitters");
+        assert!(
+            backend
+                .claims(&splitter, &object, "cluster.local")
+                .is_empty()
+        );
     }
 }

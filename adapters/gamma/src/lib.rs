@@ -44,6 +44,7 @@ use smi_translate::keys::{SmiKind, SmiRef};
 use smi_translate::model::Model;
 use smi_translate::state::ClusterState;
 use smi_translate::{Backend, BackendOutput, Finding, NativeKind};
+use smi_translate::{service_host_claim, service_parent_claims};
 
 /// The `gamma` backend: Gateway API routes attached to Services; no access control.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -85,6 +86,42 @@ impl Backend for GammaBackend {
             kinds.push(NativeKind::new(group, version, "TCPRoute", "tcproutes"));
         }
         kinds
+    }
+
+    /// On Istio, a VirtualService for a Service's host conflicts with routes attached to it.
+    fn claim_kinds(&self) -> Vec<NativeKind> {
+        vec![NativeKind::new(
+            "networking.istio.io",
+            "v1",
+            "VirtualService",
+            "virtualservices",
+        )]
+    }
+
+    /// Routes claim their parent Services' hosts; mesh-bound VirtualServices their hosts.
+    fn claims(
+        &self,
+        kind: &NativeKind,
+        object: &serde_json::Value,
+        cluster_domain: &str,
+    ) -> Vec<String> {
+        match kind.kind.as_str() {
+            "VirtualService" => {
+                let spec = &object["spec"];
+                let mesh_bound = spec["gateways"]
+                    .as_array()
+                    .is_none_or(|g| g.is_empty() || g.iter().any(|x| x == "mesh"));
+                let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+                spec["hosts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|_| mesh_bound)
+                    .filter_map(|h| service_host_claim(h.as_str()?, namespace, cluster_domain))
+                    .collect()
+            }
+            _ => service_parent_claims(object, cluster_domain),
+        }
     }
 
     fn render(&self, model: &Model, _state: &ClusterState) -> BackendOutput {

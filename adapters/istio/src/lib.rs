@@ -33,6 +33,7 @@ pub use options::{IstioApiVersion, IstioOptions};
 
 use smi_translate::backend::{Backend, BackendOutput, NativeKind};
 use smi_translate::{ClusterState, Finding, Model, SmiRef};
+use smi_translate::{service_host_claim, service_parent_claims};
 
 /// The Istio backend.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -77,6 +78,44 @@ impl Backend for IstioBackend {
             ));
         }
         kinds
+    }
+
+    /// Gateway API routes attached to a Service conflict with a VirtualService for its host.
+    fn claim_kinds(&self) -> Vec<NativeKind> {
+        vec![NativeKind::new(
+            "gateway.networking.k8s.io",
+            "v1",
+            "HTTPRoute",
+            "httproutes",
+        )]
+    }
+
+    /// VirtualServices bound to the mesh claim their hosts (Istio does not merge two for one
+    /// host); Gateway API routes claim their parent Services' hosts.
+    fn claims(
+        &self,
+        kind: &NativeKind,
+        object: &serde_json::Value,
+        cluster_domain: &str,
+    ) -> Vec<String> {
+        match kind.kind.as_str() {
+            routing::KIND => {
+                let spec = &object["spec"];
+                let mesh_bound = spec["gateways"]
+                    .as_array()
+                    .is_none_or(|g| g.is_empty() || g.iter().any(|x| x == "mesh"));
+                let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+                spec["hosts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|_| mesh_bound)
+                    .filter_map(|h| service_host_claim(h.as_str()?, namespace, cluster_domain))
+                    .collect()
+            }
+            "HTTPRoute" => service_parent_claims(object, cluster_domain),
+            _ => Vec::new(),
+        }
     }
 
     fn render(&self, model: &Model, state: &ClusterState) -> BackendOutput {

@@ -61,6 +61,7 @@ use smi_bridge_gamma::{RouteApis, render_routes};
 use smi_translate::model::Model;
 use smi_translate::state::ClusterState;
 use smi_translate::{Backend, BackendOutput, NativeKind};
+use smi_translate::{host_claim, service_parent_claims};
 
 /// The `linkerd` backend.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -121,6 +122,35 @@ impl Backend for LinkerdBackend {
         kinds
     }
 
+    /// A ServiceProfile for a Service overrides its HTTPRoutes (Linkerd ≥ 2.13), so in the
+    /// route modes a foreign ServiceProfile on a root is a conflict.
+    fn claim_kinds(&self) -> Vec<NativeKind> {
+        match self.options.routing {
+            Routing::ServiceProfile => Vec::new(),
+            _ => vec![kind(
+                service_profile::SERVICE_PROFILE_API,
+                "ServiceProfile",
+                "serviceprofiles",
+            )],
+        }
+    }
+
+    /// ServiceProfiles claim the host they are named after; routes their parent Services'.
+    fn claims(
+        &self,
+        kind: &NativeKind,
+        object: &serde_json::Value,
+        cluster_domain: &str,
+    ) -> Vec<String> {
+        match kind.kind.as_str() {
+            "ServiceProfile" => object["metadata"]["name"]
+                .as_str()
+                .map(|name| vec![host_claim(name)])
+                .unwrap_or_default(),
+            _ => service_parent_claims(object, cluster_domain),
+        }
+    }
+
     fn render(&self, model: &Model, state: &ClusterState) -> BackendOutput {
         let mut out = match self.options.routing.http_route_api() {
             Some(http) => render_routes(
@@ -142,6 +172,31 @@ impl Backend for LinkerdBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_profiles_and_routes_claim_their_hosts() {
+        let backend = LinkerdBackend::default();
+        let claim_kinds = backend.claim_kinds();
+        assert_eq!(claim_kinds.len(), 1);
+        let profile = serde_json::json!({"metadata": {"name": "web.shop.svc.cluster.local", "namespace": "shop"}});
+        assert_eq!(
+            backend.claims(&claim_kinds[0], &profile, "cluster.local"),
+            vec!["host:web.shop.svc.cluster.local"]
+        );
+        let route = serde_json::json!({"metadata": {"namespace": "shop"},
+            "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "web", "port": 80}]}});
+        let http_route = kind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes");
+        assert_eq!(
+            backend.claims(&http_route, &route, "cluster.local"),
+            vec!["host:web.shop.svc.cluster.local"]
+        );
+        // In ServiceProfile mode a ServiceProfile is native: nothing extra to watch.
+        let profiles = LinkerdOptions {
+            routing: Routing::ServiceProfile,
+            ..LinkerdOptions::default()
+        };
+        assert!(LinkerdBackend::new(profiles).claim_kinds().is_empty());
+    }
 
     fn kinds(options: LinkerdOptions) -> Vec<String> {
         LinkerdBackend::new(options)

@@ -65,6 +65,7 @@ fn split(v1: i64, v2: i64) -> String {
 
 /// A user bound to a ClusterRole with exactly the operator's documented rules.
 async fn replica_user(env: &TestEnv, name: &str, kinds: &BTreeSet<NativeKind>) -> User {
+    let claims: BTreeSet<NativeKind> = IstioBackend::default().claim_kinds().into_iter().collect();
     let user = env.mint_user(name, &[]).expect("a minted user");
     let admin = env.client().await.expect("an admin client");
     let meta = ObjectMeta {
@@ -73,7 +74,7 @@ async fn replica_user(env: &TestEnv, name: &str, kinds: &BTreeSet<NativeKind>) -
     };
     let role = ClusterRole {
         metadata: meta.clone(),
-        rules: Some(smi_operator::rbac::rules(kinds)),
+        rules: Some(smi_operator::rbac::rules(kinds, &claims)),
         ..ClusterRole::default()
     };
     let binding = ClusterRoleBinding {

@@ -176,6 +176,7 @@ pub fn plan(index: &Index, inputs: Inputs<'_>) -> Plan {
         desired: desired.len(),
         ..Plan::default()
     };
+    let claimed = foreign_claims(index, inputs);
     let mut wanted: BTreeSet<(String, String, ObjectKey)> = BTreeSet::new();
     for (kind, object) in &desired {
         let key = ObjectKey::new(&object.namespace, &object.name);
@@ -183,7 +184,16 @@ pub fn plan(index: &Index, inputs: Inputs<'_>) -> Plan {
             tracing::error!(kind = kind.kind, %key, "rendered twice; the first one is written");
             continue;
         }
-        native_op(index, inputs, &mut plan, &mut report, kind, object, key);
+        native_op(
+            index,
+            inputs,
+            &claimed,
+            &mut plan,
+            &mut report,
+            kind,
+            object,
+            key,
+        );
     }
     for kind in inputs.meshes.native_kinds() {
         if !index.synced(&Source::Native(kind.clone())) {
@@ -224,11 +234,36 @@ pub fn plan(index: &Index, inputs: Inputs<'_>) -> Plan {
     plan
 }
 
+/// What foreign objects (not created by smi-bridge) of every watched kind claim: claim key →
+/// the object (see [`smi_translate::Backend::claims`]).
+fn foreign_claims(index: &Index, inputs: Inputs<'_>) -> BTreeMap<String, NativeId> {
+    let mut claimed = BTreeMap::new();
+    for kind in inputs.meshes.watched_kinds() {
+        for (key, observed) in index.natives_of(&kind) {
+            if observed.ours {
+                continue;
+            }
+            for claim in
+                inputs
+                    .meshes
+                    .claims(&kind, &observed.object, &inputs.options.cluster_domain)
+            {
+                claimed
+                    .entry(claim)
+                    .or_insert_with(|| (kind.clone(), key.clone()));
+            }
+        }
+    }
+    claimed
+}
+
 /// Decides the write of one desired native object, and reports conflicts and failed writes on
 /// its sources.
+#[allow(clippy::too_many_arguments)]
 fn native_op(
     index: &Index,
     inputs: Inputs<'_>,
+    claimed: &BTreeMap<String, NativeId>,
     plan: &mut Plan,
     report: &mut Report,
     kind: &NativeKind,
@@ -258,6 +293,32 @@ fn native_op(
             "ApplyFailed",
             format!("writing {} {} failed: {error}", kind.kind, id.1),
         );
+    }
+    // A foreign object under another name that takes the same traffic (a VirtualService for the
+    // same host, a ServiceProfile on the root, a second ServiceIntentions for the destination).
+    let json = object.to_json();
+    let rival = inputs
+        .meshes
+        .claims(kind, &json, &inputs.options.cluster_domain)
+        .into_iter()
+        .find_map(|claim| {
+            claimed
+                .get(&claim)
+                .filter(|other| **other != id)
+                .map(|o| (claim, o))
+        });
+    if let Some((claim, (other_kind, other_key))) = rival {
+        plan.conflicts += 1;
+        report_on_sources(
+            report,
+            &object.sources,
+            "Conflict",
+            format!(
+                "{} {other_key} was not created by smi-bridge and already takes this traffic                  ({claim}); smi-bridge leaves it untouched and does not write {} {}: delete it,                  or move what it does into the SMI objects",
+                other_kind.kind, kind.kind, id.1
+            ),
+        );
+        return;
     }
     let action = match index.native(kind, &id.1) {
         None if index.synced(&Source::Native(kind.clone())) => NativeAction::Create,
@@ -374,6 +435,12 @@ mod tests {
         }
         fn native_kinds(&self) -> Vec<NativeKind> {
             vec![route_kind()]
+        }
+        fn claims(&self, _: &NativeKind, object: &Value, _: &str) -> Vec<String> {
+            object["spec"]["service"]
+                .as_str()
+                .map(|s| vec![format!("host:{s}")])
+                .unwrap_or_default()
         }
         fn render(&self, _: &Model, state: &ClusterState) -> BackendOutput {
             let objects = state
@@ -589,6 +656,42 @@ mod tests {
         assert_eq!(plan.natives.len(), 1);
         assert_eq!(plan.natives[0].action, NativeAction::Adopt);
         assert_eq!(plan.natives[0].resource_version.as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn foreign_objects_under_another_name_that_take_the_same_traffic_are_conflicts() {
+        let mut world = World::new();
+        world.split("ns", "a");
+        world.observe(
+            "ns",
+            "hand-written",
+            json!({"metadata": {"name": "hand-written"}, "spec": {"service": "web"}}),
+            false,
+            false,
+        );
+        let plan = world.plan();
+        assert!(plan.natives.is_empty(), "{:?}", plan.natives);
+        assert_eq!(plan.conflicts, 1);
+        let programmed = condition(&plan, "a", "Programmed")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(programmed["reason"], "Conflict");
+        let message = programmed["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("Route ns/hand-written") && message.contains("host:web"),
+            "{message}"
+        );
+        // Another host is no conflict.
+        world.observe(
+            "ns",
+            "hand-written",
+            json!({"metadata": {"name": "hand-written"}, "spec": {"service": "api"}}),
+            false,
+            false,
+        );
+        let plan = world.plan();
+        assert_eq!(plan.conflicts, 0);
+        assert_eq!(plan.natives.len(), 1);
     }
 
     #[test]

@@ -29,8 +29,15 @@
 //! [`ADOPT_ANNOTATION`]`: "true"` — then smi-bridge takes it over (forced apply of its fields;
 //! fields it does not set stay with their previous manager). Creates cannot merge into an
 //! object created meanwhile (`resourceVersion: "0"`), updates and deletes are conditional on
-//! the observed resourceVersion (and uid). Conflicts are detected by kind, namespace and name;
-//! backends do not (yet) declare other identities such as hosts or parent references.
+//! the observed resourceVersion (and uid). Objects under **another name** that take the same
+//! traffic are conflicts too: backends declare what each object claims
+//! ([`smi_translate::Backend::claims`] — the hosts of mesh-bound VirtualServices, the parent
+//! Services of Gateway API routes, the Service a ServiceProfile is named after, the destination
+//! of a ServiceIntentions) and the kinds they only read for that
+//! ([`smi_translate::Backend::claim_kinds`], watched read-only); a desired object whose claim a
+//! foreign object already holds is not written, and its sources get a `Conflict` naming the
+//! other object. Adoption applies to same-name objects only: another name must be deleted (or
+//! its routing moved into the SMI objects).
 //!
 //! # Status and Events
 //!

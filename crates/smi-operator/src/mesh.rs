@@ -93,6 +93,38 @@ impl Meshes {
             .collect()
     }
 
+    /// Kinds the backends only read, to find foreign objects that take the same traffic under
+    /// another name ([`smi_translate::Backend::claim_kinds`]), minus the native kinds.
+    pub fn claim_kinds(&self) -> BTreeSet<NativeKind> {
+        let native = self.native_kinds();
+        self.backends
+            .iter()
+            .flat_map(|b| b.claim_kinds())
+            .filter(|k| !native.contains(k))
+            .collect()
+    }
+
+    /// Every kind watched: native and claim kinds.
+    pub fn watched_kinds(&self) -> BTreeSet<NativeKind> {
+        self.native_kinds()
+            .into_iter()
+            .chain(self.claim_kinds())
+            .collect()
+    }
+
+    /// What an object of a watched kind claims, by any backend (claims depend on the kind only).
+    pub fn claims(
+        &self,
+        kind: &NativeKind,
+        object: &serde_json::Value,
+        cluster_domain: &str,
+    ) -> BTreeSet<String> {
+        self.backends
+            .iter()
+            .flat_map(|b| b.claims(kind, object, cluster_domain))
+            .collect()
+    }
+
     /// Whether a backend can be used now.
     pub fn availability(&self, backend: &dyn Backend, index: &Index) -> Availability {
         let kinds = backend.native_kinds();

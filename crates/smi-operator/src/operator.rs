@@ -177,7 +177,7 @@ struct Loop<'a> {
 /// Waits for a change (or a retry, or the resync), debounces, recomputes and — on the leader —
 /// writes. Level-based: every round starts from the whole index.
 async fn reconcile_loop(mut l: Loop<'_>) -> Result<(), Error> {
-    let kinds = l.meshes.native_kinds();
+    let kinds = l.meshes.watched_kinds();
     let sources = core_sources();
     let mut next_due: Option<Instant> = None;
     let mut round: u64 = 0;

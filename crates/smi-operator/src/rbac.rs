@@ -19,9 +19,13 @@ fn rule(group: &str, resources: Vec<String>, verbs: &[&str]) -> PolicyRule {
 }
 
 /// Every rule, for the native kinds of the configured backends (see
-/// [`crate::Meshes::native_kinds`]). Cluster-wide; the Lease rule may instead be a Role in the
+/// [`crate::Meshes::native_kinds`]) and the kinds they only read to find conflicts
+/// ([`crate::Meshes::claim_kinds`]). Cluster-wide; the Lease rule may instead be a Role in the
 /// lease namespace.
-pub fn rules(native_kinds: &BTreeSet<NativeKind>) -> Vec<PolicyRule> {
+pub fn rules(
+    native_kinds: &BTreeSet<NativeKind>,
+    claim_kinds: &BTreeSet<NativeKind>,
+) -> Vec<PolicyRule> {
     let mut rules = vec![
         rule(
             "",
@@ -65,6 +69,16 @@ pub fn rules(native_kinds: &BTreeSet<NativeKind>) -> Vec<PolicyRule> {
             &["get", "list", "watch", "create", "patch", "delete"],
         ));
     }
+    let mut claimed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for kind in claim_kinds.difference(native_kinds) {
+        claimed
+            .entry(kind.group.clone())
+            .or_default()
+            .insert(kind.plural.clone());
+    }
+    for (group, plurals) in claimed {
+        rules.push(rule(&group, plurals.into_iter().collect(), &READ));
+    }
     rules.push(rule(
         "events.k8s.io",
         vec!["events".into()],
@@ -98,7 +112,13 @@ mod tests {
                 "authorizationpolicies",
             ),
         ]);
-        let rules = rules(&kinds);
+        let claims = BTreeSet::from([NativeKind::new(
+            "gateway.networking.k8s.io",
+            "v1",
+            "HTTPRoute",
+            "httproutes",
+        )]);
+        let rules = rules(&kinds, &claims);
         let has = |group: &str, resource: &str, verb: &str| {
             rules.iter().any(|r| {
                 r.api_groups
@@ -117,5 +137,8 @@ mod tests {
         assert!(has("events.k8s.io", "events", "create"));
         assert!(has("coordination.k8s.io", "leases", "patch"));
         assert!(!has("networking.istio.io", "virtualservices", "update"));
+        // Claim kinds are only read.
+        assert!(has("gateway.networking.k8s.io", "httproutes", "watch"));
+        assert!(!has("gateway.networking.k8s.io", "httproutes", "patch"));
     }
 }

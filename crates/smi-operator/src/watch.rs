@@ -7,9 +7,11 @@
 //! - Namespaces, Services and workloads are kept in the core's reduced form.
 //! - Native kinds are watched **without** a label selector: objects smi-bridge did not create
 //!   but that share a kind, namespace and name with a desired object are conflicts, and must be
-//!   seen. Only the metadata of those foreign objects is kept (the content of smi-bridge's own
-//!   objects and of objects annotated for adoption is kept for the diff). A native kind is
-//!   watched while its CRD is served ([`NativeWatchers::sync`]).
+//!   seen, and so are objects of the backends' claim kinds that take the same traffic under
+//!   another name (a VirtualService for the same host). Only the identifying metadata and spec
+//!   of foreign objects are kept (the content of smi-bridge's own objects and of objects
+//!   annotated for adoption is kept for the diff). A kind is watched while its CRD is served
+//!   ([`NativeWatchers::sync`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
@@ -399,7 +401,7 @@ pub fn reduce_smi(kind: SmiKind, object: DynamicObject) -> (Key, Option<Item>) {
 }
 
 /// Reduces a native object: everything but managedFields and status when smi-bridge owns it
-/// or may adopt it, only its identifying metadata otherwise.
+/// or may adopt it, only its identifying metadata and spec otherwise.
 pub fn reduce_native(object: DynamicObject) -> (Key, Option<Item>) {
     let key = object_key(&object.metadata);
     let labels = object.metadata.labels.as_ref();
@@ -422,11 +424,16 @@ pub fn reduce_native(object: DynamicObject) -> (Key, Option<Item>) {
         }
         value
     } else {
+        // Foreign: identifying metadata, and the spec, from which claims are computed (the
+        // hosts or destinations it takes traffic for).
         let mut metadata = Map::new();
         metadata.insert("name".into(), Value::String(key.name.clone()));
         metadata.insert("namespace".into(), Value::String(key.namespace.clone()));
         let mut value = Map::new();
         value.insert("metadata".into(), Value::Object(metadata));
+        if let Some(spec) = object.data.get("spec") {
+            value.insert("spec".into(), spec.clone());
+        }
         Value::Object(value)
     };
     let observed = ObservedNative {
@@ -562,7 +569,7 @@ mod tests {
     }
 
     #[test]
-    fn foreign_native_objects_keep_only_their_names() {
+    fn foreign_native_objects_keep_only_their_names_and_spec() {
         let object = |labels: Value, annotations: Value| {
             dynamic(json!({
                 "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
@@ -581,7 +588,9 @@ mod tests {
         ));
         assert!(ours.ours && !ours.adopt && ours.object["spec"]["hosts"][0] == "web");
         let foreign = observed(object(json!({}), json!({})));
-        assert!(!foreign.ours && foreign.object.get("spec").is_none());
+        // Foreign: names and spec (for claims), no labels, annotations or status.
+        assert!(!foreign.ours && foreign.object["spec"]["hosts"][0] == "web");
+        assert!(foreign.object["metadata"].get("labels").is_none());
         assert_eq!(foreign.resource_version.as_deref(), Some("7"));
         let adoptable = observed(object(json!({}), json!({ADOPT_ANNOTATION: "true"})));
         assert!(adoptable.adopt && adoptable.object.get("spec").is_some());

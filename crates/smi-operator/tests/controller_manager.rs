@@ -66,7 +66,7 @@ async fn a_mesh_installed_later_is_programmed_and_natives_are_garbage_collected(
     install_smi_crds(client).await.expect("SMI CRDs");
     let backend: Arc<dyn Backend> = Arc::new(IstioBackend::default());
     let kinds: BTreeSet<NativeKind> = backend.native_kinds().into_iter().collect();
-    let user = operator_user(env, "op-late", &kinds).await;
+    let user = operator_user(env, "op-late", &[backend.as_ref()]).await;
     let operator = Running::start(&user, name, vec![backend.clone()], MeshChoice::Auto).await;
     apply(client, name, OBJECTS).await;
 

@@ -22,6 +22,102 @@ pub trait Backend: Send + Sync {
     /// The desired native objects and what could not be expressed. The core stamps ownership
     /// labels and annotations afterwards.
     fn render(&self, model: &Model, state: &ClusterState) -> BackendOutput;
+
+    /// Kinds (besides [`Backend::native_kinds`]) whose objects can take the same traffic as the
+    /// objects this backend writes under another name — e.g. a ServiceProfile, which overrides
+    /// Linkerd's HTTPRoutes for its Service. The operator watches them (read-only) to find
+    /// conflicts. Default: none.
+    fn claim_kinds(&self) -> Vec<NativeKind> {
+        Vec::new()
+    }
+
+    /// What an object (of a native or claim kind, as JSON) claims: keys no two objects may
+    /// share, such as `host:<fqdn>` for routing of one host or `intentions:<service>` for the
+    /// access of one destination. A foreign object claiming a key that a desired object claims is
+    /// a conflict, whatever their names. Default: none.
+    fn claims(
+        &self,
+        kind: &NativeKind,
+        object: &serde_json::Value,
+        cluster_domain: &str,
+    ) -> Vec<String> {
+        let _ = (kind, object, cluster_domain);
+        Vec::new()
+    }
+}
+
+/// The `host:<fqdn>` claim keys of a routing object's Service `parentRefs` (Gateway API routes
+/// attached to Services, GAMMA): the Services whose traffic the route takes.
+pub fn service_parent_claims(object: &serde_json::Value, cluster_domain: &str) -> Vec<String> {
+    let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+    object["spec"]["parentRefs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|parent| {
+            parent["kind"].as_str() == Some("Service")
+                && matches!(parent["group"].as_str(), Some("") | Some("core"))
+        })
+        .filter_map(|parent| {
+            let name = parent["name"].as_str()?;
+            let ns = parent["namespace"].as_str().unwrap_or(namespace);
+            Some(host_claim(&format!("{name}.{ns}.svc.{cluster_domain}")))
+        })
+        .collect()
+}
+
+/// The claim key of routing for a fully qualified host name.
+pub fn host_claim(fqdn: &str) -> String {
+    format!("host:{}", fqdn.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// The claim key of a host as Kubernetes DNS resolves it from `namespace` (`web`, `web.ns`,
+/// `web.ns.svc`, or fully qualified); `None` for wildcards, which claim no single host.
+pub fn service_host_claim(host: &str, namespace: &str, cluster_domain: &str) -> Option<String> {
+    if host.contains('*') {
+        return None;
+    }
+    let host = host.trim_end_matches('.');
+    let fqdn = match host.split('.').count() {
+        1 => format!("{host}.{namespace}.svc.{cluster_domain}"),
+        2 => format!("{host}.svc.{cluster_domain}"),
+        3 if host.ends_with(".svc") => format!("{host}.{cluster_domain}"),
+        _ => host.to_string(),
+    };
+    Some(host_claim(&fqdn))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hosts_normalise_like_cluster_dns() {
+        let claim = |h| service_host_claim(h, "shop", "cluster.local");
+        let want = Some("host:web.shop.svc.cluster.local".to_string());
+        assert_eq!(claim("web"), want);
+        assert_eq!(claim("web.shop"), want);
+        assert_eq!(claim("web.shop.svc"), want);
+        assert_eq!(claim("Web.Shop.svc.cluster.local."), want);
+        assert_eq!(claim("*.shop.svc.cluster.local"), None);
+    }
+
+    #[test]
+    fn routes_claim_their_service_parents_only() {
+        let route = json!({"metadata": {"namespace": "shop"}, "spec": {"parentRefs": [
+            {"group": "", "kind": "Service", "name": "web"},
+            {"group": "core", "kind": "Service", "name": "api", "namespace": "other"},
+            {"kind": "Gateway", "name": "ingress"},
+            {"group": "policy.linkerd.io", "kind": "Server", "name": "web-8080"}]}});
+        assert_eq!(
+            service_parent_claims(&route, "cluster.local"),
+            vec![
+                "host:web.shop.svc.cluster.local",
+                "host:api.other.svc.cluster.local"
+            ]
+        );
+    }
 }
 
 /// A native kind a backend writes.

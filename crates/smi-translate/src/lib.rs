@@ -20,7 +20,9 @@ mod translate;
 pub mod validate;
 pub mod yaml;
 
-pub use backend::{Backend, BackendOutput, NativeKind};
+pub use backend::{
+    Backend, BackendOutput, NativeKind, host_claim, service_host_claim, service_parent_claims,
+};
 pub use keys::{Identity, ObjectKey, SmiKind, SmiRef};
 pub use model::{Model, TranslateOptions};
 pub use native::NativeObject;

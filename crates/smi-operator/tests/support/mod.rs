@@ -23,8 +23,11 @@ use tokio::task::JoinHandle;
 /// How long anything may take to converge.
 pub const CONVERGE: Duration = Duration::from_secs(30);
 
-/// Mints a user bound to a ClusterRole with exactly [`smi_operator::rbac::rules`].
-pub async fn operator_user(env: &TestEnv, name: &str, kinds: &BTreeSet<NativeKind>) -> User {
+/// Mints a user bound to a ClusterRole with exactly [`smi_operator::rbac::rules`] for these
+/// backends.
+pub async fn operator_user(env: &TestEnv, name: &str, backends: &[&dyn Backend]) -> User {
+    let native: BTreeSet<NativeKind> = backends.iter().flat_map(|b| b.native_kinds()).collect();
+    let claims: BTreeSet<NativeKind> = backends.iter().flat_map(|b| b.claim_kinds()).collect();
     let user = env
         .mint_user(name, &[])
         .unwrap_or_else(|e| panic!("minting {name}: {e}"));
@@ -38,7 +41,7 @@ pub async fn operator_user(env: &TestEnv, name: &str, kinds: &BTreeSet<NativeKin
             name: Some(role_name.clone()),
             ..ObjectMeta::default()
         },
-        rules: Some(smi_operator::rbac::rules(kinds)),
+        rules: Some(smi_operator::rbac::rules(&native, &claims)),
         ..ClusterRole::default()
     };
     let binding = ClusterRoleBinding {

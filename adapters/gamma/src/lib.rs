@@ -40,11 +40,12 @@ pub use options::{
 };
 pub use routing::{RouteApis, bounded_weights, render_routes, route_name};
 
+use smi_bridge_istio::virtual_service_claims;
 use smi_translate::keys::{SmiKind, SmiRef};
 use smi_translate::model::Model;
+use smi_translate::service_parent_claims;
 use smi_translate::state::ClusterState;
 use smi_translate::{Backend, BackendOutput, Finding, NativeKind};
-use smi_translate::{service_host_claim, service_parent_claims};
 
 /// The `gamma` backend: Gateway API routes attached to Services; no access control.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -106,20 +107,7 @@ impl Backend for GammaBackend {
         cluster_domain: &str,
     ) -> Vec<String> {
         match kind.kind.as_str() {
-            "VirtualService" => {
-                let spec = &object["spec"];
-                let mesh_bound = spec["gateways"]
-                    .as_array()
-                    .is_none_or(|g| g.is_empty() || g.iter().any(|x| x == "mesh"));
-                let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
-                spec["hosts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|_| mesh_bound)
-                    .filter_map(|h| service_host_claim(h.as_str()?, namespace, cluster_domain))
-                    .collect()
-            }
+            "VirtualService" => virtual_service_claims(object, cluster_domain),
             _ => service_parent_claims(object, cluster_domain),
         }
     }

@@ -99,20 +99,7 @@ impl Backend for IstioBackend {
         cluster_domain: &str,
     ) -> Vec<String> {
         match kind.kind.as_str() {
-            routing::KIND => {
-                let spec = &object["spec"];
-                let mesh_bound = spec["gateways"]
-                    .as_array()
-                    .is_none_or(|g| g.is_empty() || g.iter().any(|x| x == "mesh"));
-                let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
-                spec["hosts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|_| mesh_bound)
-                    .filter_map(|h| service_host_claim(h.as_str()?, namespace, cluster_domain))
-                    .collect()
-            }
+            routing::KIND => virtual_service_claims(object, cluster_domain),
             "HTTPRoute" => service_parent_claims(object, cluster_domain),
             _ => Vec::new(),
         }
@@ -137,4 +124,24 @@ fn finding(object: &SmiRef, reason: &str, message: impl Into<String>) -> Finding
         reason: reason.to_string(),
         message: message.into(),
     }
+}
+
+/// The hosts a VirtualService claims: those of a VirtualService bound to the mesh (no
+/// `gateways`, or `mesh` among them), as cluster DNS resolves them from its namespace. Istio does
+/// not merge two such VirtualServices for one host.
+pub fn virtual_service_claims(object: &serde_json::Value, cluster_domain: &str) -> Vec<String> {
+    let spec = &object["spec"];
+    let mesh_bound = spec["gateways"]
+        .as_array()
+        .is_none_or(|g| g.is_empty() || g.iter().any(|x| x == "mesh"));
+    if !mesh_bound {
+        return Vec::new();
+    }
+    let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+    spec["hosts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| service_host_claim(h.as_str()?, namespace, cluster_domain))
+        .collect()
 }

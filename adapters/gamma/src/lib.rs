@@ -27,12 +27,14 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod claims;
 mod evaluator;
 pub mod matches;
 mod options;
 mod routing;
 pub mod selection;
 
+pub use claims::{service_parent_claims, virtual_service_claims};
 pub use evaluator::{GATEWAY_ROUTES, GammaEvaluator, RouteGroups, route_request};
 pub use options::{
     GATEWAY_GROUP, GammaOptions, HttpRouteApi, HttpRouteVersion, MAX_WEIGHT, RouteLimits,
@@ -40,10 +42,8 @@ pub use options::{
 };
 pub use routing::{RouteApis, bounded_weights, render_routes, route_name};
 
-use smi_bridge_istio::virtual_service_claims;
 use smi_translate::keys::{SmiKind, SmiRef};
 use smi_translate::model::Model;
-use smi_translate::service_parent_claims;
 use smi_translate::state::ClusterState;
 use smi_translate::{Backend, BackendOutput, Finding, NativeKind};
 

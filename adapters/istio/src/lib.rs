@@ -31,9 +31,9 @@ pub mod validate;
 pub use evaluator::IstioEvaluator;
 pub use options::{IstioApiVersion, IstioOptions};
 
+use smi_bridge_gamma::{service_parent_claims, virtual_service_claims};
 use smi_translate::backend::{Backend, BackendOutput, NativeKind};
 use smi_translate::{ClusterState, Finding, Model, SmiRef};
-use smi_translate::{service_host_claim, service_parent_claims};
 
 /// The Istio backend.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -124,24 +124,4 @@ fn finding(object: &SmiRef, reason: &str, message: impl Into<String>) -> Finding
         reason: reason.to_string(),
         message: message.into(),
     }
-}
-
-/// The hosts a VirtualService claims: those of a VirtualService bound to the mesh (no
-/// `gateways`, or `mesh` among them), as cluster DNS resolves them from its namespace. Istio does
-/// not merge two such VirtualServices for one host.
-pub fn virtual_service_claims(object: &serde_json::Value, cluster_domain: &str) -> Vec<String> {
-    let spec = &object["spec"];
-    let mesh_bound = spec["gateways"]
-        .as_array()
-        .is_none_or(|g| g.is_empty() || g.iter().any(|x| x == "mesh"));
-    if !mesh_bound {
-        return Vec::new();
-    }
-    let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
-    spec["hosts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|h| service_host_claim(h.as_str()?, namespace, cluster_domain))
-        .collect()
 }

@@ -57,11 +57,12 @@ pub use options::{
     PolicyApis, PolicyRouteVersion, Routing, ServerVersion,
 };
 
+use smi_bridge_gamma::service_parent_claims;
 use smi_bridge_gamma::{RouteApis, render_routes};
+use smi_translate::host_claim;
 use smi_translate::model::Model;
 use smi_translate::state::ClusterState;
 use smi_translate::{Backend, BackendOutput, NativeKind};
-use smi_translate::{host_claim, service_parent_claims};
 
 /// The `linkerd` backend.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

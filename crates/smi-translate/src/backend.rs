@@ -46,26 +46,6 @@ pub trait Backend: Send + Sync {
     }
 }
 
-/// The `host:<fqdn>` claim keys of a routing object's Service `parentRefs` (Gateway API routes
-/// attached to Services, GAMMA): the Services whose traffic the route takes.
-pub fn service_parent_claims(object: &serde_json::Value, cluster_domain: &str) -> Vec<String> {
-    let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
-    object["spec"]["parentRefs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|parent| {
-            parent["kind"].as_str() == Some("Service")
-                && matches!(parent["group"].as_str(), Some("") | Some("core"))
-        })
-        .filter_map(|parent| {
-            let name = parent["name"].as_str()?;
-            let ns = parent["namespace"].as_str().unwrap_or(namespace);
-            Some(host_claim(&format!("{name}.{ns}.svc.{cluster_domain}")))
-        })
-        .collect()
-}
-
 /// The claim key of routing for a fully qualified host name.
 pub fn host_claim(fqdn: &str) -> String {
     format!("host:{}", fqdn.trim_end_matches('.').to_ascii_lowercase())
@@ -90,7 +70,6 @@ pub fn service_host_claim(host: &str, namespace: &str, cluster_domain: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn hosts_normalise_like_cluster_dns() {
@@ -101,22 +80,6 @@ mod tests {
         assert_eq!(claim("web.shop.svc"), want);
         assert_eq!(claim("Web.Shop.svc.cluster.local."), want);
         assert_eq!(claim("*.shop.svc.cluster.local"), None);
-    }
-
-    #[test]
-    fn routes_claim_their_service_parents_only() {
-        let route = json!({"metadata": {"namespace": "shop"}, "spec": {"parentRefs": [
-            {"group": "", "kind": "Service", "name": "web"},
-            {"group": "core", "kind": "Service", "name": "api", "namespace": "other"},
-            {"kind": "Gateway", "name": "ingress"},
-            {"group": "policy.linkerd.io", "kind": "Server", "name": "web-8080"}]}});
-        assert_eq!(
-            service_parent_claims(&route, "cluster.local"),
-            vec![
-                "host:web.shop.svc.cluster.local",
-                "host:api.other.svc.cluster.local"
-            ]
-        );
     }
 }
 

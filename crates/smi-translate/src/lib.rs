@@ -20,9 +20,7 @@ mod translate;
 pub mod validate;
 pub mod yaml;
 
-pub use backend::{
-    Backend, BackendOutput, NativeKind, host_claim, service_host_claim, service_parent_claims,
-};
+pub use backend::{Backend, BackendOutput, NativeKind, host_claim, service_host_claim};
 pub use keys::{Identity, ObjectKey, SmiKind, SmiRef};
 pub use model::{Model, TranslateOptions};
 pub use native::NativeObject;

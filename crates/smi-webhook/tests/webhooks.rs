@@ -289,6 +289,116 @@ async fn flagger_style_updates_keep_their_weights() {
     }
 }
 
+/// Flagger's half of the story: TrafficSplits written at v1alpha1, v1alpha2 and v1alpha3 and moved
+/// with full updates are translated by the running operator (reading them at the hub version
+/// through the conversion webhook): the VirtualService follows every weight step exactly.
+#[tokio::test]
+async fn flagger_splits_at_every_version_are_translated_by_the_running_operator() {
+    use std::sync::Arc;
+
+    use kube::Api;
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    use smi_operator::{MeshChoice, Meshes, Operator, OperatorConfig};
+
+    let env = require_env!();
+    let ns = env.namespace("flagger-op").await.unwrap();
+    let (client, name) = (ns.client(), ns.name());
+    webhooks(env, client, name).await;
+    smi_testenv::install_upstream(client, smi_testenv::Mesh::Istio)
+        .await
+        .unwrap();
+    let versions = ["v1alpha1", "v1alpha2", "v1alpha3"];
+    let mut services = String::new();
+    for version in versions {
+        for suffix in ["", "-primary", "-canary"] {
+            services.push_str(&format!(
+                "---\napiVersion: v1\nkind: Service\nmetadata: {{name: podinfo-{version}{suffix}}}\n\
+                 spec: {{selector: {{app: podinfo-{version}{suffix}}}, ports: [{{port: 9898}}]}}\n"
+            ));
+        }
+    }
+    smi_testenv::apply_yaml(client, &services, Some(name), smi_testenv::ApplyMode::Apply)
+        .await
+        .unwrap();
+    let istio = MeshChoice::Named("istio".into());
+    let meshes = Meshes::new(
+        vec![Arc::new(smi_bridge_istio::IstioBackend::default())],
+        istio.clone(),
+    )
+    .unwrap();
+    let mut config = OperatorConfig::new(istio, "flagger-test", name);
+    config.namespace = Some(name.to_string());
+    config.http_addr = None;
+    let operator = Operator::new(client.clone(), config, meshes).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(operator.run(stopped));
+    let virtual_services: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        name,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("networking.istio.io", "v1", "VirtualService"),
+            "virtualservices",
+        ),
+    );
+    for version in versions {
+        let split_name = format!("podinfo-{version}");
+        let weight = |w: i64| {
+            if version == "v1alpha1" {
+                json!(w.to_string())
+            } else {
+                json!(w)
+            }
+        };
+        let spec = |primary: i64, canary: i64| {
+            json!({"service": split_name, "backends": [
+                {"service": format!("{split_name}-primary"), "weight": weight(primary)},
+                {"service": format!("{split_name}-canary"), "weight": weight(canary)}]})
+        };
+        create(
+            client,
+            SmiKind::TrafficSplit,
+            version,
+            name,
+            split(version, &split_name, spec(90, 10)),
+        )
+        .await;
+        let at_version = api(client, SmiKind::TrafficSplit, version, name);
+        for (primary, canary) in [(90, 10), (40, 60)] {
+            if (primary, canary) != (90, 10) {
+                let mut current = value(&at_version.get(&split_name).await.unwrap());
+                current["spec"] = spec(primary, canary);
+                at_version
+                    .replace(&split_name, &PostParams::default(), &object(current))
+                    .await
+                    .unwrap_or_else(|e| panic!("{version} update: {e}"));
+            }
+            let vs_name = format!("smi-{split_name}");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let weights: Option<Vec<i64>> = virtual_services
+                    .get_opt(&vs_name)
+                    .await
+                    .unwrap()
+                    .and_then(|vs| {
+                        vs.data["spec"]["http"][0]["route"]
+                            .as_array()
+                            .map(|r| r.iter().filter_map(|d| d["weight"].as_i64()).collect())
+                    });
+                if weights.as_deref() == Some(&[primary, canary][..]) {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{version}: VirtualService {vs_name} weights {weights:?}, want {primary}/{canary}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap().unwrap();
+}
+
 /// How the API server refuses a row's object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum By {

@@ -13,13 +13,17 @@ const REGENERATE: &str = "cargo run -p smi-api --bin crdgen";
 
 #[test]
 fn committed_crds_match_the_generated_ones() {
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crds");
     let mut drifted = Vec::new();
-    for definition in all_crds() {
-        let path = directory.join(file_name(&definition));
-        let generated = to_yaml(&definition).unwrap();
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(generated.as_str()) {
-            drifted.push(format!("crds/{}", file_name(&definition)));
+    for relative in ["crds", "charts/smi-bridge/crds"] {
+        let directory = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(relative);
+        for definition in all_crds() {
+            let path = directory.join(file_name(&definition));
+            let generated = to_yaml(&definition).unwrap();
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(generated.as_str()) {
+                drifted.push(format!("{relative}/{}", file_name(&definition)));
+            }
         }
     }
     assert!(

@@ -1,4 +1,5 @@
-//! Writes the SMI CRDs generated from the types into `crds/` at the workspace root.
+//! Writes the SMI CRDs generated from the types into `crds/` at the workspace root and into the
+//! Helm chart's `charts/smi-bridge/crds/` (Helm installs that directory before the templates).
 //!
 //! `crdgen` rewrites every file; `crdgen --check` writes nothing and exits non-zero, listing
 //! each file that differs from what the code generates.
@@ -15,8 +16,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let directory = crds_directory();
-    match run(&directory, check) {
+    let result = crds_directories()
+        .iter()
+        .try_fold(Vec::new(), |mut drifted, directory| {
+            drifted.extend(run(directory, check)?);
+            Ok::<_, Box<dyn std::error::Error>>(drifted)
+        });
+    match result {
         Ok(drifted) if drifted.is_empty() => ExitCode::SUCCESS,
         Ok(drifted) => {
             eprintln!("crdgen: these files differ from the generated CRDs:");
@@ -33,14 +39,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// `crds/` at the workspace root (two levels above this crate).
-fn crds_directory() -> PathBuf {
+/// `crds/` at the workspace root (two levels above this crate) and the chart's `crds/`.
+fn crds_directories() -> [PathBuf; 2] {
     let manifest_directory = Path::new(env!("CARGO_MANIFEST_DIR"));
     let workspace = manifest_directory
         .ancestors()
         .nth(2)
         .unwrap_or(manifest_directory);
-    workspace.join("crds")
+    [
+        workspace.join("crds"),
+        workspace.join("charts/smi-bridge/crds"),
+    ]
 }
 
 /// Writes (or, with `check`, compares) every CRD file; returns the files that differed.

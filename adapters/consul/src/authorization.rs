@@ -49,7 +49,7 @@ pub fn render(model: &Model, state: &ClusterState, registry: &Registry<'_>, out:
             .workloads_of(&access.identity)
             .map(|(k, _)| k)
             .collect();
-        for message in registry.multiple_registrations(workloads) {
+        for message in registry.registration_problems(workloads) {
             for target in targets(&access.sources) {
                 out.finding(target, "ServiceModelConflict", message.clone());
             }

@@ -16,8 +16,10 @@
 //!   as Flagger's primary does). A `ServiceResolver` redirect keeps it addressable by name;
 //! - a **backend whose pods the root does not select** (Flagger's canary) is registered itself.
 //!
-//! A label that contradicts the model, or pods selected by several registering Services, is
-//! reported as `ServiceModelConflict` on the TrafficSplit.
+//! A label that contradicts the model, pods selected by several registering Services, or pods
+//! whose `consul.hashicorp.com/connect-service` annotation names another Consul service than the
+//! Service registering them (config entries for that Service would miss them) are reported as
+//! `ServiceModelConflict` on the SMI objects concerned.
 //!
 //! # What is written
 //!
@@ -55,7 +57,7 @@ use std::collections::BTreeSet;
 use smi_translate::{Backend, BackendOutput, ClusterState, Model, NativeKind};
 
 pub use evaluator::ConsulEvaluator;
-pub use registry::SERVICE_IGNORE;
+pub use registry::{CONNECT_SERVICE, SERVICE_IGNORE};
 
 use crate::output::Output;
 use crate::registry::Registry;
@@ -89,7 +91,7 @@ pub enum IdentityMapping {
     #[default]
     SelectingService,
     /// The ServiceAccount's name (what consul-k8s's ACL binding rule requires of the service
-    /// name; set this when pods name their service with `consul.hashicorp.com/connect-service`).
+    /// name).
     ServiceAccountName,
 }
 

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use smi_translate::model::ServiceRoutes;
-use smi_translate::state::{ServiceInfo, WorkloadKey};
+use smi_translate::state::{ServiceInfo, Workload, WorkloadKey};
 use smi_translate::{ClusterState, Identity, ObjectKey};
 
 use crate::names::ConsulName;
@@ -18,6 +18,21 @@ use crate::{ConsulOptions, IdentityMapping, NamespaceMode};
 
 /// The label (consul-k8s also reads it from the Endpoints) that keeps a Service out of Consul.
 pub const SERVICE_IGNORE: &str = "consul.hashicorp.com/service-ignore";
+
+/// The pod annotation naming the Consul service (comma-separated for multi-port pods) instead
+/// of the Kubernetes Service that registers the pod.
+pub const CONNECT_SERVICE: &str = "consul.hashicorp.com/connect-service";
+
+/// The Consul service names a workload's pods give themselves with [`CONNECT_SERVICE`].
+pub fn connect_service_names(workload: &Workload) -> Option<Vec<&str>> {
+    workload.pod_annotations.get(CONNECT_SERVICE).map(|value| {
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .collect()
+    })
+}
 
 /// True when a Service carries `consul.hashicorp.com/service-ignore: "true"` (as a label, the
 /// form consul-k8s reads, or as an annotation).
@@ -256,25 +271,46 @@ impl<'a> Registry<'a> {
         self.members.get(name).cloned().unwrap_or_default()
     }
 
-    /// Problems with workloads whose pods several Services register.
-    pub fn multiple_registrations<'w>(
+    /// Why workloads' pods are not the Consul instances the model expects: several Services
+    /// register them, or their [`CONNECT_SERVICE`] annotation names another Consul service than
+    /// the Service registering them (config entries written for that Service would not reach them).
+    pub fn registration_problems<'w>(
         &self,
         workloads: impl IntoIterator<Item = &'w WorkloadKey>,
     ) -> Vec<String> {
-        workloads
-            .into_iter()
-            .filter_map(|w| {
-                let services = self.registrations(w);
-                (services.len() > 1).then(|| {
-                    let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-                    format!(
-                        "the pods of {:?} `{}` are selected by the Services `{}`; consul-k8s registers a pod under one Service only: label all but one with `{SERVICE_IGNORE}: \"true\"`",
-                        w.kind,
-                        w.key,
-                        names.join("`, `")
-                    )
-                })
-            })
-            .collect()
+        let mut problems = Vec::new();
+        for workload in workloads {
+            let services = self.registrations(workload);
+            if services.len() > 1 {
+                let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+                problems.push(format!(
+                    "the pods of {:?} `{}` are selected by the Services `{}`; consul-k8s registers a pod under one Service only: label all but one with `{SERVICE_IGNORE}: \"true\"`",
+                    workload.kind,
+                    workload.key,
+                    names.join("`, `")
+                ));
+            }
+            let Some(named) = self
+                .state
+                .workloads
+                .get(workload)
+                .and_then(connect_service_names)
+            else {
+                continue;
+            };
+            if let [service] = services
+                && !named.contains(&service.name.as_str())
+            {
+                problems.push(format!(
+                    "the pods of {:?} `{}` name their Consul service `{}` with the annotation `{CONNECT_SERVICE}`, but smi-bridge writes config entries for the Consul service of the Kubernetes Service `{}` that registers them; they would not apply to these pods: set the annotation to `{}` or remove it",
+                    workload.kind,
+                    workload.key,
+                    named.join(","),
+                    service.name,
+                    service.name
+                ));
+            }
+        }
+        problems
     }
 }

@@ -135,7 +135,7 @@ impl<'a> RoutingPlan<'a> {
             .root_workloads
             .iter()
             .chain(self.layout.backends.iter().flat_map(|b| b.2.iter()));
-        for message in registry.multiple_registrations(workloads) {
+        for message in registry.registration_problems(workloads) {
             out.finding(split, "ServiceModelConflict", message);
         }
         let mode = registry.mode();

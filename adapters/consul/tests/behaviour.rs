@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 use smi_bridge_consul::validate::validate;
 use smi_bridge_consul::{
-    ConsulBackend, ConsulEvaluator, ConsulOptions, IdentityMapping, NamespaceMode, SERVICE_IGNORE,
+    CONNECT_SERVICE, ConsulBackend, ConsulEvaluator, ConsulOptions, IdentityMapping, NamespaceMode,
+    SERVICE_IGNORE,
 };
 use smi_translate::oracle::{Evaluator, Request, case_input, load_cases};
 use smi_translate::report::ConditionType;
@@ -207,6 +208,50 @@ fn unlabelled_backends_are_a_service_model_conflict() {
         message.contains("label the backend Service `web-v1`"),
         "{message}"
     );
+}
+
+/// Names the Consul service of a Deployment's pods with the connect-service annotation.
+fn annotate_connect_service(objects: &mut [Value], deployment: &str, value: &str) {
+    let template = objects
+        .iter_mut()
+        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == deployment)
+        .map(|o| &mut o["spec"]["template"]["metadata"])
+        .unwrap();
+    template["annotations"] = json!({CONNECT_SERVICE: value});
+}
+
+#[test]
+fn pods_naming_another_consul_service_are_a_service_model_conflict() {
+    let mut objects = canonical(true);
+    objects.push(split("shop", "web", &[("web-v1", 1), ("web-v2", 1)], None));
+    // Agreeing with the registering Service (also in a multi-port list) changes nothing.
+    annotate_connect_service(&mut objects, "web-v1", "web");
+    annotate_connect_service(&mut objects, "web-v2", "web-admin, web");
+    let (programmed, reason, message) =
+        run(objects.clone()).programmed("TrafficSplit", "shop", "web");
+    assert!(programmed, "{reason}: {message}");
+
+    // The virtual backend web-v2 is registered under the root `web`, whatever its own name.
+    annotate_connect_service(&mut objects, "web-v2", "web-v2");
+    let (programmed, reason, message) = run(objects).programmed("TrafficSplit", "shop", "web");
+    assert!(!programmed);
+    assert_eq!(reason, "ServiceModelConflict");
+    assert!(
+        message.contains("`shop/web-v2` name their Consul service `web-v2`")
+            && message.contains("set the annotation to `web` or remove it"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_destination_naming_another_consul_service_is_a_service_model_conflict() {
+    let rules = json!([{"kind": "TCPRoute", "name": "all"}]);
+    let mut objects = single_destination(rules, vec![tcp_route()]);
+    annotate_connect_service(&mut objects, "api", "payments");
+    let (programmed, reason, message) = run(objects).programmed("TrafficTarget", "bank", "api");
+    assert!(!programmed);
+    assert_eq!(reason, "ServiceModelConflict");
+    assert!(message.contains("`payments`"), "{message}");
 }
 
 #[test]

@@ -130,6 +130,7 @@ mod tests {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
+                pod_annotations: Default::default(),
                 container_ports: vec![],
                 http_probes: vec![],
             },

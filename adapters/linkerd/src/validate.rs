@@ -193,6 +193,7 @@ mod tests {
                         .into_iter()
                         .map(|(k, v)| (k.to_string(), v.to_string()))
                         .collect(),
+                    pod_annotations: Default::default(),
                     container_ports: vec![ContainerPort {
                         name: Some("http".into()),
                         port: 8080,

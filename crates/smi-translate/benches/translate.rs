@@ -51,6 +51,7 @@ fn cluster(namespaces: usize) -> (ClusterState, usize) {
                     Workload {
                         service_account: app.into(),
                         pod_labels: labels(&[("app", app), ("version", version)]),
+                        pod_annotations: Default::default(),
                         container_ports: vec![ContainerPort {
                             name: Some("http".into()),
                             port: 8080,

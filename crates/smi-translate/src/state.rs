@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Pod, PodSpec, PodTemplateSpec, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
 use smi_api::hub;
@@ -169,6 +170,10 @@ pub struct Workload {
     pub service_account: String,
     /// The pods' labels (from the pod template, or the Pod itself).
     pub pod_labels: BTreeMap<String, String>,
+    /// The pods' annotations (meshes read some, e.g. Consul's
+    /// `consul.hashicorp.com/connect-service`).
+    #[serde(default)]
+    pub pod_annotations: BTreeMap<String, String>,
     /// The ports the pods' containers declare.
     pub container_ports: Vec<ContainerPort>,
     /// The HTTP GET probes kubelet sends to the pods (liveness, readiness, startup).
@@ -202,7 +207,7 @@ impl Workload {
         Identity::new(namespace, self.service_account.clone())
     }
 
-    fn from_pod_spec(labels: Option<&BTreeMap<String, String>>, spec: Option<&PodSpec>) -> Self {
+    fn from_pod_spec(metadata: Option<&ObjectMeta>, spec: Option<&PodSpec>) -> Self {
         let service_account = spec
             .and_then(|s| {
                 s.service_account_name
@@ -255,17 +260,17 @@ impl Workload {
         http_probes.dedup();
         Workload {
             service_account,
-            pod_labels: labels.cloned().unwrap_or_default(),
+            pod_labels: metadata.and_then(|m| m.labels.clone()).unwrap_or_default(),
+            pod_annotations: metadata
+                .and_then(|m| m.annotations.clone())
+                .unwrap_or_default(),
             container_ports,
             http_probes,
         }
     }
 
     fn from_template(template: &PodTemplateSpec) -> Self {
-        Workload::from_pod_spec(
-            template.metadata.as_ref().and_then(|m| m.labels.as_ref()),
-            template.spec.as_ref(),
-        )
+        Workload::from_pod_spec(template.metadata.as_ref(), template.spec.as_ref())
     }
 
     /// True when every label of `selector` is on the workload's pods.
@@ -289,7 +294,7 @@ impl Workload {
     }
 }
 
-fn has_controller_owner(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
+fn has_controller_owner(meta: &ObjectMeta) -> bool {
     meta.owner_references
         .iter()
         .flatten()
@@ -391,7 +396,7 @@ impl ClusterState {
             return;
         }
         if let (Some(ns), Some(name)) = (&p.metadata.namespace, &p.metadata.name) {
-            let workload = Workload::from_pod_spec(p.metadata.labels.as_ref(), p.spec.as_ref());
+            let workload = Workload::from_pod_spec(Some(&p.metadata), p.spec.as_ref());
             self.insert_workload(WorkloadKind::Pod, ns, name, workload);
         }
     }

@@ -107,10 +107,20 @@ pub struct Inputs<'a> {
 
 /// Computes the writes that make the cluster match the index.
 pub fn plan(index: &Index, inputs: Inputs<'_>) -> Plan {
-    let all: BTreeSet<String> = index
+    // Namespaces to translate: those with SMI objects, and those that deny by default without
+    // any (their workloads need deny-all objects all the same).
+    let mut all: BTreeSet<String> = index
         .smi_objects()
         .map(|(r, _)| r.key.namespace.clone())
         .collect();
+    all.extend(
+        index
+            .state()
+            .namespaces
+            .iter()
+            .filter(|(_, namespace)| inputs.options.enforces_access(namespace))
+            .map(|(name, _)| name.clone()),
+    );
     let mut groups: Vec<(Selection, BTreeSet<String>)> = Vec::new();
     for namespace in &all {
         let selection = inputs.meshes.select(namespace, index);
@@ -378,7 +388,9 @@ fn keep_statuses(report: &mut Report, from: Report, namespaces: &BTreeSet<String
     );
 }
 
-/// The state with only the SMI objects of `namespaces` (borrowed when that is all of them).
+/// The state with only the SMI objects and Namespaces of `namespaces` (borrowed when that is
+/// all of them): another group's namespace that denies by default is not this backend's to
+/// enforce.
 fn restrict<'a>(
     state: &'a ClusterState,
     namespaces: &BTreeSet<String>,
@@ -397,7 +409,12 @@ fn restrict<'a>(
             .collect()
     }
     Cow::Owned(ClusterState {
-        namespaces: state.namespaces.clone(),
+        namespaces: state
+            .namespaces
+            .iter()
+            .filter(|(name, _)| namespaces.contains(*name))
+            .map(|(name, info)| (name.clone(), info.clone()))
+            .collect(),
         services: state.services.clone(),
         workloads: state.workloads.clone(),
         traffic_splits: only(&state.traffic_splits, namespaces),
@@ -415,7 +432,8 @@ mod tests {
     use serde_json::json;
     use smi_api::convert::HubObject;
     use smi_translate::backend::BackendOutput;
-    use smi_translate::state::NamespaceInfo;
+    use smi_translate::model::ENFORCE_ACCESS_LABEL;
+    use smi_translate::state::{NamespaceInfo, Workload, WorkloadKey, WorkloadKind};
     use smi_translate::{Backend, Model, SmiKind};
 
     use super::*;
@@ -442,7 +460,17 @@ mod tests {
                 .map(|s| vec![format!("host:{s}")])
                 .unwrap_or_default()
         }
-        fn render(&self, _: &Model, state: &ClusterState) -> BackendOutput {
+        fn render(&self, model: &Model, state: &ClusterState) -> BackendOutput {
+            // A `Route` per deny-by-default destination too, named `deny-<serviceaccount>`.
+            let denials = model.access.iter().map(|access| {
+                NativeObject::new(
+                    "example.io/v1",
+                    "Route",
+                    &access.identity.namespace,
+                    format!("deny-{}", access.identity.service_account),
+                    json!({"service": access.identity.service_account}),
+                )
+            });
             let objects = state
                 .traffic_splits
                 .iter()
@@ -457,6 +485,7 @@ mod tests {
                     )
                     .with_sources([&source])
                 })
+                .chain(denials)
                 .collect();
             BackendOutput {
                 objects,
@@ -589,6 +618,63 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn namespace(world: &mut World, name: &str, labels: &[(&str, &str)]) {
+        let info = NamespaceInfo {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        world.index.apply(
+            &Source::Namespaces,
+            Key::Namespace(name.into()),
+            Some(Item::Namespace(info)),
+        );
+        let workload = Workload {
+            service_account: format!("sa-{name}"),
+            pod_labels: BTreeMap::from([("app".to_string(), name.to_string())]),
+            pod_annotations: BTreeMap::new(),
+            container_ports: Vec::new(),
+            http_probes: Vec::new(),
+        };
+        world.index.apply(
+            &Source::Workloads(WorkloadKind::Deployment),
+            Key::Workload(WorkloadKey {
+                key: ObjectKey::new(name, "app"),
+                kind: WorkloadKind::Deployment,
+            }),
+            Some(Item::Workload(workload)),
+        );
+    }
+
+    fn created(plan: &Plan) -> Vec<String> {
+        plan.natives
+            .iter()
+            .filter(|op| op.body.is_some())
+            .map(|op| format!("{}/{}", op.id.1.namespace, op.id.1.name))
+            .collect()
+    }
+
+    #[test]
+    fn a_namespace_denying_by_default_is_enforced_without_smi_objects_by_its_own_mesh_only() {
+        let enforce = (ENFORCE_ACCESS_LABEL, "true");
+        let mut world = World::new();
+        namespace(&mut world, "locked", &[enforce]);
+        namespace(&mut world, "open", &[]);
+        assert_eq!(created(&world.plan()), vec!["locked/deny-sa-locked"]);
+
+        // A namespace of a mesh that is not available is not enforced by another backend.
+        namespace(&mut world, "elsewhere", &[enforce, (MESH_LABEL, "other")]);
+        world.split("open", "s");
+        let plan = world.plan();
+        assert_eq!(
+            created(&plan),
+            vec!["locked/deny-sa-locked", "open/r-s"],
+            "{:#?}",
+            plan.natives
+        );
     }
 
     fn condition<'a>(plan: &'a Plan, name: &str, type_: &str) -> Option<&'a Value> {

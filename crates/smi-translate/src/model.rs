@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::keys::{Identity, ObjectKey, SmiRef};
-use crate::state::WorkloadKey;
+use crate::state::{NamespaceInfo, WorkloadKey};
 
 /// Options that shape the model and that every backend shares.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,6 +31,17 @@ impl Default for TranslateOptions {
             cluster_domain: "cluster.local".to_string(),
             enforce_label: ENFORCE_ACCESS_LABEL.to_string(),
         }
+    }
+}
+
+impl TranslateOptions {
+    /// Whether a namespace opted into deny-by-default for every workload (so it needs native
+    /// objects even when it holds no SMI object).
+    pub fn enforces_access(&self, namespace: &NamespaceInfo) -> bool {
+        namespace
+            .labels
+            .get(&self.enforce_label)
+            .is_some_and(|v| v == "true")
     }
 }
 

@@ -54,11 +54,7 @@ pub(super) fn access(ctx: &mut Context<'_>) -> Vec<DestinationAccess> {
     let enforcing: Vec<&String> = state
         .namespaces
         .iter()
-        .filter(|(_, ns)| {
-            ns.labels
-                .get(&ctx.options.enforce_label)
-                .is_some_and(|v| v == "true")
-        })
+        .filter(|(_, ns)| ctx.options.enforces_access(ns))
         .map(|(name, _)| name)
         .collect();
     for namespace in enforcing {

@@ -2,13 +2,18 @@
 //! and one entry here; the translation core does not change.
 
 use clap::{Args, ValueEnum};
-use smi_bridge_consul::{ConsulBackend, ConsulOptions, IdentityMapping, NamespaceMode};
-use smi_bridge_gamma::{GammaBackend, GammaOptions, HttpRouteVersion, TcpRouteSupport};
-use smi_bridge_istio::{IstioApiVersion, IstioBackend, IstioOptions};
-use smi_bridge_linkerd::{
-    ClientIdentities, LATEST_RELEASE, LinkerdBackend, LinkerdOptions, Routing,
+use smi_bridge_consul::{
+    ConsulBackend, ConsulEvaluator, ConsulOptions, IdentityMapping, NamespaceMode,
 };
-use smi_translate::Backend;
+use smi_bridge_gamma::{
+    GammaBackend, GammaEvaluator, GammaOptions, HttpRouteVersion, TcpRouteSupport,
+};
+use smi_bridge_istio::{IstioApiVersion, IstioBackend, IstioEvaluator, IstioOptions};
+use smi_bridge_linkerd::{
+    ClientIdentities, LATEST_RELEASE, LinkerdBackend, LinkerdEvaluator, LinkerdOptions, Routing,
+};
+use smi_translate::oracle::Evaluator;
+use smi_translate::{Backend, TranslateOptions};
 
 /// The meshes `--mesh` accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
@@ -163,36 +168,49 @@ impl BackendArgs {
     /// The backend for a mesh, configured from the flags.
     pub fn build(&self, mesh: Mesh) -> Box<dyn Backend> {
         match mesh {
-            Mesh::Istio => {
-                let api_version = match self.istio_api_version {
-                    IstioApiVersionArg::V1 => IstioApiVersion::V1,
-                    IstioApiVersionArg::V1beta1 => IstioApiVersion::V1beta1,
-                };
-                let mut options = IstioOptions::new(self.istio_trust_domain.clone(), api_version);
-                options.strict_mtls = self.istio_strict_mtls;
-                Box::new(IstioBackend::new(options))
-            }
-            Mesh::Consul => {
-                let namespaces = match &self.consul_namespace_mirroring_prefix {
-                    None => NamespaceMode::Disabled,
-                    Some(prefix) => NamespaceMode::Mirroring {
-                        prefix: prefix.clone(),
-                    },
-                };
-                let identities = match self.consul_identity {
-                    ConsulIdentityArg::SelectingService => IdentityMapping::SelectingService,
-                    ConsulIdentityArg::ServiceAccountName => IdentityMapping::ServiceAccountName,
-                };
-                Box::new(ConsulBackend::new(ConsulOptions::new(
-                    namespaces, identities,
-                )))
-            }
+            Mesh::Istio => Box::new(IstioBackend::new(self.istio_options())),
+            Mesh::Consul => Box::new(ConsulBackend::new(self.consul_options())),
             Mesh::Linkerd => Box::new(LinkerdBackend::new(self.linkerd_options())),
             Mesh::Gamma => Box::new(GammaBackend::new(GammaOptions::new(
                 self.http_route_version(),
                 self.tcp_routes(),
             ))),
         }
+    }
+
+    /// The mesh's evaluator for the objects [`BackendArgs::build`]'s backend writes: it decides
+    /// requests as the mesh's documented matching rules do.
+    pub fn evaluator(&self, mesh: Mesh, translate: &TranslateOptions) -> Box<dyn Evaluator> {
+        match mesh {
+            Mesh::Istio => Box::new(IstioEvaluator::new(&self.istio_options(), translate)),
+            Mesh::Consul => Box::new(ConsulEvaluator::new(self.consul_options())),
+            Mesh::Linkerd => Box::new(LinkerdEvaluator::new(&self.linkerd_options(), translate)),
+            Mesh::Gamma => Box::new(GammaEvaluator::default()),
+        }
+    }
+
+    fn istio_options(&self) -> IstioOptions {
+        let api_version = match self.istio_api_version {
+            IstioApiVersionArg::V1 => IstioApiVersion::V1,
+            IstioApiVersionArg::V1beta1 => IstioApiVersion::V1beta1,
+        };
+        let mut options = IstioOptions::new(self.istio_trust_domain.clone(), api_version);
+        options.strict_mtls = self.istio_strict_mtls;
+        options
+    }
+
+    fn consul_options(&self) -> ConsulOptions {
+        let namespaces = match &self.consul_namespace_mirroring_prefix {
+            None => NamespaceMode::Disabled,
+            Some(prefix) => NamespaceMode::Mirroring {
+                prefix: prefix.clone(),
+            },
+        };
+        let identities = match self.consul_identity {
+            ConsulIdentityArg::SelectingService => IdentityMapping::SelectingService,
+            ConsulIdentityArg::ServiceAccountName => IdentityMapping::ServiceAccountName,
+        };
+        ConsulOptions::new(namespaces, identities)
     }
 }
 

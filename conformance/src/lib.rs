@@ -496,9 +496,8 @@ impl Runner {
 
     async fn create_namespace(&self, suite: &str) -> Result<String, Error> {
         let api = Api::<Namespace>::all(self.client.clone());
-        let mut labels = Map::new();
-        labels.insert(MESH_LABEL.into(), self.mesh.clone().into());
-        let mut annotations = Map::new();
+        let mut labels = BTreeMap::from([(MESH_LABEL.to_string(), self.mesh.clone())]);
+        let mut annotations = BTreeMap::new();
         // What the upstream runner adds so that the mesh injects the sample apps.
         match self.mesh.as_str() {
             "istio" => {
@@ -512,18 +511,8 @@ impl Runner {
         let namespace = Namespace {
             metadata: kube::api::ObjectMeta {
                 generate_name: Some(format!("smi-conformance-{suite}-")),
-                labels: Some(
-                    labels
-                        .into_iter()
-                        .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
-                        .collect(),
-                ),
-                annotations: Some(
-                    annotations
-                        .into_iter()
-                        .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
-                        .collect(),
-                ),
+                labels: Some(labels),
+                annotations: Some(annotations),
                 ..Default::default()
             },
             ..Default::default()

@@ -365,12 +365,23 @@ async fn flagger_splits_at_every_version_are_translated_by_the_running_operator(
         let at_version = api(client, SmiKind::TrafficSplit, version, name);
         for (primary, canary) in [(90, 10), (40, 60)] {
             if (primary, canary) != (90, 10) {
-                let mut current = value(&at_version.get(&split_name).await.unwrap());
-                current["spec"] = spec(primary, canary);
-                at_version
-                    .replace(&split_name, &PostParams::default(), &object(current))
-                    .await
-                    .unwrap_or_else(|e| panic!("{version} update: {e}"));
+                // As Flagger does (retry.RetryOnConflict): the operator's status writes move
+                // the resourceVersion between our read and our update.
+                let mut attempts = 0;
+                loop {
+                    let mut current = value(&at_version.get(&split_name).await.unwrap());
+                    current["spec"] = spec(primary, canary);
+                    match at_version
+                        .replace(&split_name, &PostParams::default(), &object(current))
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(kube::Error::Api(status)) if status.code == 409 && attempts < 5 => {
+                            attempts += 1;
+                        }
+                        Err(e) => panic!("{version} update: {e}"),
+                    }
+                }
             }
             let vs_name = format!("smi-{split_name}");
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -386,6 +386,8 @@ pub struct Runner {
     evaluator: Box<dyn Evaluator>,
     /// How long an install or traffic step may take to converge.
     pub timeout: Duration,
+    /// How long to wait for a suite's namespace to be deleted before the next suite starts.
+    pub cleanup_timeout: Duration,
     /// Keep each suite's namespace afterwards (for inspection).
     pub keep_namespaces: bool,
 }
@@ -406,6 +408,7 @@ impl Runner {
             backend,
             evaluator,
             timeout: Duration::from_secs(60),
+            cleanup_timeout: Duration::from_secs(120),
             keep_namespaces: false,
         }
     }
@@ -476,7 +479,7 @@ impl Runner {
                 source,
             })?;
         let started = Instant::now();
-        while started.elapsed() < self.timeout {
+        while started.elapsed() < self.cleanup_timeout {
             match api.get_opt(namespace).await {
                 Ok(None) => return Ok(None),
                 Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(250)).await,
@@ -490,7 +493,7 @@ impl Runner {
         }
         Ok(Some(format!(
             "namespace {namespace} was still being deleted after {:?}; later suites may meet its objects",
-            self.timeout
+            self.cleanup_timeout
         )))
     }
 

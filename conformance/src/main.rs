@@ -29,6 +29,9 @@ struct Cli {
     /// How long one step may take to converge, in seconds (upstream allows 180).
     #[arg(long, default_value_t = 60)]
     timeout: u64,
+    /// How long to wait for a suite's namespace to be deleted, in seconds.
+    #[arg(long, default_value_t = 120)]
+    cleanup_timeout: u64,
     /// Keep the suites' namespaces afterwards.
     #[arg(long)]
     keep_namespaces: bool,
@@ -96,6 +99,7 @@ async fn run(cli: &Cli) -> Result<bool> {
         evaluator,
     );
     runner.timeout = Duration::from_secs(cli.timeout);
+    runner.cleanup_timeout = Duration::from_secs(cli.cleanup_timeout);
     runner.keep_namespaces = cli.keep_namespaces;
     let all = suites();
     for name in &cli.suite {

@@ -260,7 +260,7 @@ impl TestEnv {
             format!("--tls-private-key-file={}", p("serving.key")),
             format!("--client-ca-file={}", p("client-ca.crt")),
             "--authorization-mode=RBAC".to_owned(),
-            "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
+            "--service-cluster-ip-range=10.96.0.0/16".to_owned(),
             "--allow-privileged=true".to_owned(),
             // No ServiceAccount controller runs, so no default ServiceAccount would ever exist.
             "--disable-admission-plugins=ServiceAccount".to_owned(),

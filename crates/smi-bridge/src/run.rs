@@ -60,10 +60,10 @@ pub struct RunArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub lease_renew_interval: Duration,
     /// Sustained writes per second to the API server.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 100.0)]
     pub qps: f64,
     /// Writes allowed in a burst.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 200)]
     pub burst: u32,
     /// Writes in flight at once.
     #[arg(long, default_value_t = 4)]

@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use smi_bridge::backends::{BackendArgs, Mesh};
 use smi_operator::watch::native_resource;
 use smi_operator::{MeshChoice, Meshes};
+use smi_testenv::fixtures::WEB_CANARY;
 use smi_testenv::{
     ApplyMode, TestEnv, apply_yaml, install_smi_crds, install_upstream, parse_documents, repo_root,
 };
@@ -386,33 +387,8 @@ async fn chart_lints_renders_applies_and_grants_the_operators_rbac() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// What the installed operator translates: a Service split between two versions.
-const WORKLOADS: &str = "\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web-v1}
-spec: {selector: {matchLabels: {app: web, version: v1}}, template: {metadata: {labels: {app: web, version: v1}}, spec: {containers: [{name: app, image: example/app, ports: [{containerPort: 8080}]}]}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web-v2}
-spec: {selector: {matchLabels: {app: web, version: v2}}, template: {metadata: {labels: {app: web, version: v2}}, spec: {containers: [{name: app, image: example/app, ports: [{containerPort: 8080}]}]}}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-v1}
-spec: {selector: {app: web, version: v1}, ports: [{name: http, port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-v2}
-spec: {selector: {app: web, version: v2}, ports: [{name: http, port: 80, targetPort: 8080}]}
----
+/// What the installed operator translates: a canary split, and one naming a missing Service.
+const SPLITS: &str = "\
 apiVersion: split.smi-spec.io/v1alpha4
 kind: TrafficSplit
 metadata: {name: web-split}
@@ -561,9 +537,14 @@ async fn an_install_from_the_chart_runs_the_operator_under_the_charts_rbac() {
         .expect("smi-bridge run starts");
 
     let ns = env.namespace("chart").await.expect("a test namespace");
-    apply_yaml(ns.client(), WORKLOADS, Some(ns.name()), ApplyMode::Apply)
-        .await
-        .expect("the workloads and the TrafficSplit");
+    apply_yaml(
+        ns.client(),
+        &format!("{WEB_CANARY}---\n{SPLITS}"),
+        Some(ns.name()),
+        ApplyMode::Apply,
+    )
+    .await
+    .expect("the workloads and the TrafficSplit");
 
     for probe in ["livenessProbe", "readinessProbe"] {
         let path = probe_path(&documents, probe);

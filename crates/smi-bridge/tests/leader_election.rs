@@ -19,6 +19,7 @@ use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use smi_bridge_istio::IstioBackend;
 use smi_operator::watch::native_resource;
+use smi_testenv::fixtures::WEB_CANARY;
 use smi_testenv::{
     ApplyMode, AuditLog, Mesh, TestEnv, User, apply_yaml, install_smi_crds, install_upstream,
     require_env,
@@ -27,33 +28,6 @@ use smi_translate::{Backend, NativeKind};
 use tokio::process::{Child, Command};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-const OBJECTS: &str = "\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web-v1}
-spec: {selector: {matchLabels: {app: web, version: v1}}, template: {metadata: {labels: {app: web, version: v1}}, spec: {serviceAccountName: web, containers: [{name: app, image: example/app, ports: [{containerPort: 8080}]}]}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web-v2}
-spec: {selector: {matchLabels: {app: web, version: v2}}, template: {metadata: {labels: {app: web, version: v2}}, spec: {serviceAccountName: web, containers: [{name: app, image: example/app, ports: [{containerPort: 8080}]}]}}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-v1}
-spec: {selector: {app: web, version: v1}, ports: [{name: http, port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-v2}
-spec: {selector: {app: web, version: v2}, ports: [{name: http, port: 80, targetPort: 8080}]}
-";
 
 fn split(v1: i64, v2: i64) -> String {
     format!(
@@ -223,7 +197,7 @@ async fn only_the_leader_writes_and_a_resumed_old_leader_writes_nothing() {
     let kinds: BTreeSet<NativeKind> = IstioBackend::default().native_kinds().into_iter().collect();
     let a = replica_user(env, "replica-a", &kinds).await;
     let b = replica_user(env, "replica-b", &kinds).await;
-    let objects = format!("{OBJECTS}---\n{}", split(90, 10));
+    let objects = format!("{WEB_CANARY}---\n{}", split(90, 10));
     apply_yaml(client, &objects, Some(name), ApplyMode::Apply)
         .await
         .expect("test objects");

@@ -16,6 +16,7 @@ use kube::api::{DeleteParams, DynamicObject};
 use smi_bridge_istio::IstioBackend;
 use smi_operator::MeshChoice;
 use smi_operator::watch::smi_resource;
+use smi_testenv::fixtures::WEB_CANARY;
 use smi_testenv::{Config, Mesh, install_smi_crds, install_upstream, require_env};
 use smi_translate::{Backend, NativeKind, SmiKind};
 use support::{
@@ -26,37 +27,14 @@ use support::{
 /// The garbage collector watches a new resource type only after its next discovery sync (30 s).
 const GARBAGE_COLLECTION: Duration = Duration::from_secs(90);
 
-const OBJECTS: &str = "\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web-v1}
-spec: {selector: {matchLabels: {app: web, version: v1}}, template: {metadata: {labels: {app: web, version: v1}}, spec: {serviceAccountName: web, containers: [{name: app, image: example/app, ports: [{containerPort: 8080}]}]}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web-v2}
-spec: {selector: {matchLabels: {app: web, version: v2}}, template: {metadata: {labels: {app: web, version: v2}}, spec: {serviceAccountName: web, containers: [{name: app, image: example/app, ports: [{containerPort: 8080}]}]}}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-v1}
-spec: {selector: {app: web, version: v1}, ports: [{name: http, port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-v2}
-spec: {selector: {app: web, version: v2}, ports: [{name: http, port: 80, targetPort: 8080}]}
----
-apiVersion: split.smi-spec.io/v1alpha4
-kind: TrafficSplit
-metadata: {name: web-split}
-spec: {service: web, backends: [{service: web-v1, weight: 3}, {service: web-v2, weight: 1}]}
-";
+/// The canary workloads and a 3:1 TrafficSplit over them.
+fn objects() -> String {
+    format!(
+        "{WEB_CANARY}---\napiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\n\
+         metadata: {{name: web-split}}\n\
+         spec: {{service: web, backends: [{{service: web-v1, weight: 3}}, {{service: web-v2, weight: 1}}]}}\n"
+    )
+}
 
 #[tokio::test]
 async fn a_mesh_installed_later_is_programmed_and_natives_are_garbage_collected() {
@@ -68,7 +46,7 @@ async fn a_mesh_installed_later_is_programmed_and_natives_are_garbage_collected(
     let kinds: BTreeSet<NativeKind> = backend.native_kinds().into_iter().collect();
     let user = operator_user(env, "op-late", &[backend.as_ref()]).await;
     let operator = Running::start(&user, name, vec![backend.clone()], MeshChoice::Auto).await;
-    apply(client, name, OBJECTS).await;
+    apply(client, name, &objects()).await;
 
     let unavailable = eventually("BackendUnavailable before the CRDs", CONVERGE, || {
         has_condition(
@@ -93,7 +71,7 @@ async fn a_mesh_installed_later_is_programmed_and_natives_are_garbage_collected(
     install_upstream(client, Mesh::Istio)
         .await
         .expect("Istio CRDs");
-    let expected = rendered(OBJECTS, name, backend.as_ref());
+    let expected = rendered(&objects(), name, backend.as_ref());
     eventually("the natives once the CRDs are served", CONVERGE, || {
         matches_rendered(client, name, backend.as_ref(), &expected)
     })

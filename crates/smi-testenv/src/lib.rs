@@ -24,6 +24,7 @@ mod certs;
 mod crds;
 mod env;
 mod error;
+pub mod fixtures;
 mod process;
 
 use std::sync::atomic::{AtomicU64, Ordering};
